@@ -1,0 +1,1 @@
+"""Shared code of the stack's scripts: .env, Compose, preflight and config validation."""

@@ -1,0 +1,176 @@
+"""Validate every shipped config with the real tools, naming the file and line of any error.
+
+The tools come from the local test toolchain (scripts/toolchain.py, `.tools/bin`) when it is
+installed, else from the very images docker-compose.yml pins, run once with `docker run`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .preflight import Result, Status
+
+ROOT = Path(__file__).resolve().parents[2]
+YAML_GLOBS = (
+    "docker-compose*.yml", "prometheus/**/*.yml", "alertmanager/**/*.yml", "blackbox/*.yml",
+    "grafana/provisioning/**/*.yml", "filebeat/*.yml", "kibana/*.yml", "jaeger/*.yaml",
+    "elasticsearch/*.yml", "logstash/config/*.yml", "prometheus/targets/*.yaml",
+)
+JSON_GLOBS = ("grafana/dashboards/**/*.json", "elasticsearch/setup/roles/*.json", "prometheus/targets/*.json")
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A real binary of the stack and where the compose service mounts its config."""
+
+    name: str
+    service: str  # the compose service whose image carries it
+    folder: str  # repo folder mounted into that image
+    mount: str  # at this path
+
+
+TOOLS = {
+    "promtool": Tool("promtool", "prometheus", "prometheus", "/etc/prometheus"),
+    "amtool": Tool("amtool", "alertmanager", "alertmanager", "/etc/alertmanager"),
+    "blackbox_exporter": Tool("blackbox_exporter", "blackbox-exporter", "blackbox", "/etc/blackbox_exporter"),
+}
+IMAGE_BINARY = {"blackbox_exporter": "/bin/blackbox_exporter"}
+
+
+def tools_bin(root: Path) -> Path:
+    return Path(os.environ.get("OBS_TOOLS_DIR", root / ".tools")) / "bin"
+
+
+def yaml_errors(root: Path) -> list[str]:
+    errors = []
+    for path in iter_files(root, YAML_GLOBS):
+        try:
+            list(yaml.safe_load_all(path.read_text()))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+            errors.append(f"{path.relative_to(root)}{where}: {getattr(exc, 'problem', None) or exc}")
+    for path in iter_files(root, JSON_GLOBS):
+        try:
+            json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            errors.append(f"{path.relative_to(root)}:{exc.lineno}:{exc.colno}: {exc.msg}")
+    return errors
+
+
+def iter_files(root: Path, globs: Iterable[str]) -> list[Path]:
+    return sorted({path for pattern in globs for path in root.glob(pattern) if path.is_file()})
+
+
+def target_errors(root: Path) -> list[str]:
+    """file_sd drop-ins: promtool does not check them, and a bad one silently scrapes nothing."""
+    errors = []
+    for path in iter_files(root, ("prometheus/targets/*.yml", "prometheus/targets/*.yaml", "prometheus/targets/*.json")):
+        name = path.relative_to(root)
+        try:
+            groups = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
+        except yaml.YAMLError:
+            continue  # reported by yaml_errors with its line
+        if not isinstance(groups, list):
+            errors.append(f"{name}: expected a list of target groups (`- targets: [host:port]`)")
+            continue
+        for index, group in enumerate(groups):
+            where = f"{name}: group {index + 1}"
+            if not isinstance(group, dict) or not isinstance(group.get("targets"), list):
+                errors.append(f"{where}: needs `targets:` as a list of host:port strings")
+                continue
+            unknown = set(group) - {"targets", "labels"}
+            if unknown:
+                errors.append(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; only targets and labels are allowed")
+            for target in group["targets"]:
+                if not isinstance(target, str) or ":" not in target:
+                    errors.append(f"{where}: target {target!r} must be a host:port string")
+            labels = group.get("labels") or {}
+            if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+                errors.append(f"{where}: labels must map names to strings")
+    return errors
+
+
+class ToolRunner:
+    """Runs a tool locally or in its pinned image; paths in its output are mapped back to the repo."""
+
+    def __init__(self, root: Path, project: dict[str, Any] | None, docker_ok: bool) -> None:
+        self.root = root
+        self.project = project or {}
+        self.docker_ok = docker_ok
+
+    def available(self, name: str) -> str | None:
+        if (tools_bin(self.root) / name).exists():
+            return "local toolchain"
+        if self.docker_ok and self.image(TOOLS[name]):
+            return "pinned image"
+        return None
+
+    def image(self, tool: Tool) -> str | None:
+        return self.project.get("services", {}).get(tool.service, {}).get("image")
+
+    def run(self, name: str, args: list[str]) -> tuple[int, str]:
+        """``args`` name files as repo-relative paths under the tool's folder."""
+        tool = TOOLS[name]
+        local = tools_bin(self.root) / name
+        if local.exists():
+            proc = subprocess.run([str(local), *args], cwd=self.root, capture_output=True, text=True, check=False)
+            return proc.returncode, proc.stdout + proc.stderr
+        mapped = [arg.replace(f"{tool.folder}/", f"{tool.mount}/", 1) if arg.startswith(f"{tool.folder}/") else arg
+                  for arg in args]
+        proc = subprocess.run(
+            ["docker", "run", "--rm", "--network", "none", "--entrypoint", IMAGE_BINARY.get(name, name),
+             "-v", f"{self.root / tool.folder}:{tool.mount}:ro", self.image(tool) or "", *mapped],
+            capture_output=True, text=True, check=False,
+        )
+        return proc.returncode, (proc.stdout + proc.stderr).replace(f"{tool.mount}/", f"{tool.folder}/")
+
+
+def validate(root: Path, project: dict[str, Any] | None, compose_error: str | None, docker_ok: bool) -> list[Result]:
+    results = []
+    errors = yaml_errors(root)
+    results.append(Result("yaml/json syntax", Status.FAIL if errors else Status.PASS,
+                          "\n      ".join(errors) if errors else "every config file parses",
+                          "fix the file at the line shown"))
+    if compose_error is not None:
+        results.append(Result("compose config", Status.FAIL, compose_error,
+                              "fix the compose file or the .env value named above"))
+    else:
+        results.append(Result("compose config", Status.PASS, f"{len((project or {}).get('services', {}))} services"))
+    errors = target_errors(root)
+    results.append(Result("scrape targets", Status.FAIL if errors else Status.PASS,
+                          "\n      ".join(errors) if errors else "prometheus/targets/ drop-ins are valid",
+                          "see prometheus/targets/README.md for the format"))
+
+    runner = ToolRunner(root, project, docker_ok)
+    checks = [
+        ("promtool", ["check", "config", "--lint=all", "prometheus/prometheus.yml"], "prometheus.yml and its rules"),
+        ("amtool", ["check-config", "alertmanager/alertmanager.yml"], "alertmanager.yml and its templates"),
+        ("blackbox_exporter", ["--config.check", "--config.file=blackbox/blackbox.yml"], "blackbox.yml"),
+    ]
+    for name, args, what in checks:
+        source = runner.available(name)
+        if source is None:
+            results.append(Result(name, Status.SKIP, f"not checked: no Docker engine and no local {name}",
+                                  "run `python3 scripts/toolchain.py install` (Debian/Ubuntu) to check offline"))
+            continue
+        code, output = runner.run(name, args)
+        if code == 0:
+            results.append(Result(name, Status.PASS, f"{what} valid ({source})"))
+        else:
+            results.append(Result(name, Status.FAIL, "\n      ".join(line for line in output.strip().splitlines() if line.strip()),
+                                  "fix the file and line named above"))
+    return results
+
+
+def docker_available() -> bool:
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True, check=False).returncode == 0

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Install the real Prometheus-family tools, PostgreSQL and Redis into an ignored local folder.
+
+The live and static tests run the project's own configs on real binaries. Debian ships them as
+packages; we fetch them with ``apt-get download`` through a private apt configuration (its own
+sources list, lists and cache under ``.tools/apt``; the system's apt state is never touched) and
+unpack them with ``dpkg -x``. No root is needed. Re-running reuses what is installed.
+
+Versions are pinned by upstream major.minor (Debian revisions come and go in unstable); the exact
+versions installed are recorded in ``.tools/versions.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+LOG = logging.getLogger("toolchain")
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TOOLS_DIR = ROOT / ".tools"
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+@dataclass(frozen=True)
+class Package:
+    """A Debian package to unpack, and the binaries of it the tests call."""
+
+    name: str
+    suite: str
+    # Upstream version prefix the project is pinned to ("" = any); must match the compose images.
+    minor: str
+    # tool name -> path inside the unpacked package
+    binaries: tuple[tuple[str, str], ...] = ()
+
+
+# The Prometheus-family minors must equal the image tags in docker-compose*.yml
+# (tests/static/test_versions.py enforces it).
+PACKAGES: tuple[Package, ...] = (
+    Package("prometheus", "unstable", "3.5.", (("prometheus", "usr/bin/prometheus"),)),
+    Package("promtool", "unstable", "3.5.", (("promtool", "usr/bin/promtool"),)),
+    Package(
+        "prometheus-alertmanager",
+        "unstable",
+        "0.33.",
+        (("alertmanager", "usr/bin/prometheus-alertmanager"), ("amtool", "usr/bin/amtool")),
+    ),
+    Package("prometheus-node-exporter", "unstable", "1.11.", (("node_exporter", "usr/bin/prometheus-node-exporter"),)),
+    Package(
+        "prometheus-postgres-exporter",
+        "unstable",
+        "0.19.",
+        (("postgres_exporter", "usr/bin/prometheus-postgres-exporter"),),
+    ),
+    Package("prometheus-redis-exporter", "unstable", "1.86.", (("redis_exporter", "usr/bin/prometheus-redis-exporter"),)),
+    Package(
+        "prometheus-blackbox-exporter",
+        "unstable",
+        "0.28.",
+        (("blackbox_exporter", "usr/bin/prometheus-blackbox-exporter"),),
+    ),
+    Package("prometheus-pushgateway", "unstable", "1.11.", (("pushgateway", "usr/bin/prometheus-pushgateway"),)),
+    Package("victoria-metrics", "unstable", "", (("victoria-metrics", "usr/bin/victoria-metrics"),)),
+    # Servers for the live tests: Debian 12's own builds, which link against this machine's libc.
+    Package(
+        "postgresql-15",
+        "bookworm",
+        "15.",
+        (
+            ("postgres", "usr/lib/postgresql/15/bin/postgres"),
+            ("initdb", "usr/lib/postgresql/15/bin/initdb"),
+            ("pg_ctl", "usr/lib/postgresql/15/bin/pg_ctl"),
+        ),
+    ),
+    Package("postgresql-client-15", "bookworm", "15.", (("psql", "usr/lib/postgresql/15/bin/psql"),)),
+    Package(
+        "redis-server",
+        "bookworm",
+        "",
+        (("redis-server", "usr/bin/redis-server"),),
+    ),
+    Package("redis-tools", "bookworm", "", (("redis-cli", "usr/bin/redis-cli"),)),
+    # Libraries redis links against that a minimal Debian image may lack.
+    Package("libjemalloc2", "bookworm", ""),
+    Package("liblzf1", "bookworm", ""),
+)
+
+VERSION_RE = re.compile(r"^(?:\d+:)?(?P<upstream>[^-+~]+)")
+
+
+class ToolchainError(RuntimeError):
+    """A step failed; the message says which and how to fix it."""
+
+
+class PrivateApt:
+    """apt-get/apt-cache bound to a private configuration under ``state``."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.sources = state / "sources.list"
+        self.options = [
+            "-o", f"Dir::Etc::SourceList={self.sources}",
+            "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", f"Dir::State::Lists={state / 'lists'}",
+            "-o", f"Dir::Cache={state / 'cache'}",
+            "-o", f"Dir::State::status={state / 'status'}",
+            # Downloads land in a folder the _apt sandbox user cannot write to.
+            "-o", "APT::Sandbox::User=root",
+            "-o", "Debug::NoLocking=1",
+        ]
+
+    def prepare(self) -> None:
+        for sub in ("lists/partial", "cache/archives/partial"):
+            (self.state / sub).mkdir(parents=True, exist_ok=True)
+        (self.state / "status").touch()
+        suites = sorted({p.suite for p in PACKAGES})
+        self.sources.write_text(
+            "".join(f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in suites)
+        )
+
+    def run(self, tool: str, *args: str, cwd: Path | None = None) -> str:
+        if shutil.which(tool) is None:
+            raise ToolchainError(f"{tool} not found: this installer needs a Debian or Ubuntu machine (apt, dpkg)")
+        proc = subprocess.run(
+            [tool, "-q", *self.options, *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise ToolchainError(f"`{tool} {' '.join(args)}` failed:\n{proc.stderr.strip()}")
+        return proc.stdout
+
+    def update(self) -> None:
+        LOG.info("updating the private package lists (%s)", self.sources)
+        self.run("apt-get", "update")
+
+    def candidate(self, pkg: Package) -> str:
+        out = self.run("apt-cache", "show", f"{pkg.name}/{pkg.suite}")
+        versions = re.findall(r"^Version: (\S+)$", out, flags=re.M)
+        if not versions:
+            raise ToolchainError(f"no {pkg.name} in Debian {pkg.suite}")
+        return versions[0]
+
+
+def upstream_version(debian_version: str) -> str:
+    match = VERSION_RE.match(debian_version)
+    return match.group("upstream") if match else debian_version
+
+
+def install(tools_dir: Path, refresh: bool = False) -> dict[str, str]:
+    """Install every package not yet installed at a matching version; return tool -> version."""
+    apt = PrivateApt(tools_dir / "apt")
+    apt.prepare()
+    root = tools_dir / "root"
+    bindir = tools_dir / "bin"
+    debs = tools_dir / "debs"
+    for folder in (root, bindir, debs):
+        folder.mkdir(parents=True, exist_ok=True)
+    versions_file = tools_dir / "versions.json"
+    installed: dict[str, str] = json.loads(versions_file.read_text()) if versions_file.exists() else {}
+
+    missing = [
+        p for p in PACKAGES
+        if refresh or p.name not in installed
+        or not all((root / path).exists() for _, path in p.binaries)
+    ]
+    if missing:
+        apt.update()
+    for pkg in missing:
+        version = apt.candidate(pkg)
+        if not upstream_version(version).startswith(pkg.minor):
+            raise ToolchainError(
+                f"Debian {pkg.suite} now carries {pkg.name} {version}, not {pkg.minor}x as pinned. "
+                "Update the pin in scripts/toolchain.py and the image tag in docker-compose.yml together."
+            )
+        LOG.info("downloading %s %s (%s)", pkg.name, version, pkg.suite)
+        for old in debs.glob(f"{pkg.name}_*.deb"):
+            old.unlink()
+        apt.run("apt-get", "download", f"{pkg.name}={version}", cwd=debs)
+        (deb,) = debs.glob(f"{pkg.name}_*.deb")
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        installed[pkg.name] = version
+
+    libdir = root / "usr/lib/x86_64-linux-gnu"
+    for pkg in PACKAGES:
+        for tool, path in pkg.binaries:
+            write_wrapper(bindir / tool, root / path, libdir)
+    check_libraries(bindir, libdir)
+    # Write last, atomically: a half-finished install is re-done next time.
+    tmp = versions_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(installed, indent=2, sort_keys=True) + "\n")
+    tmp.replace(versions_file)
+    return installed
+
+
+def write_wrapper(wrapper: Path, target: Path, libdir: Path) -> None:
+    """A tiny launcher so unpacked binaries find the libraries unpacked beside them."""
+    if not target.exists():
+        raise ToolchainError(f"{target} missing after unpacking; delete {wrapper.parent.parent} and re-run")
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'LD_LIBRARY_PATH="{libdir}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}" exec "{target}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+
+
+def check_libraries(bindir: Path, libdir: Path) -> None:
+    """Fail with the missing library's name rather than at first use in a test."""
+    env = dict(os.environ, LD_LIBRARY_PATH=str(libdir))
+    for wrapper in sorted(bindir.iterdir()):
+        target = wrapper.read_text().split('exec "')[1].split('"')[0]
+        ldd = subprocess.run(["ldd", target], capture_output=True, text=True, env=env, check=False)
+        missing = [line.split()[0] for line in ldd.stdout.splitlines() if "not found" in line]
+        if missing:
+            raise ToolchainError(
+                f"{wrapper.name} needs libraries this machine lacks: {', '.join(missing)}; "
+                "install them with apt-get (e.g. `apt-get install libicu72 libxml2`) and re-run"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["install", "versions", "path"], help="install the tools, print their versions, or print the bin folder")
+    parser.add_argument("--tools-dir", type=Path, default=Path(os.environ.get("OBS_TOOLS_DIR", DEFAULT_TOOLS_DIR)))
+    parser.add_argument("--refresh", action="store_true", help="re-download even if installed")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="toolchain: %(message)s")
+    try:
+        if args.command == "install":
+            versions = install(args.tools_dir, refresh=args.refresh)
+            LOG.info("installed in %s: %s", args.tools_dir / "bin",
+                     ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+        elif args.command == "versions":
+            print((args.tools_dir / "versions.json").read_text(), end="")
+        else:
+            print(args.tools_dir / "bin")
+    except ToolchainError as exc:
+        LOG.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
