@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -152,11 +151,14 @@ def validate(root: Path, project: dict[str, Any] | None, compose_error: str | No
 
     runner = ToolRunner(root, project, docker_ok)
     checks = [
-        ("promtool", ["check", "config", "--lint=all", "prometheus/prometheus.yml"], "prometheus.yml and its rules"),
-        ("amtool", ["check-config", "alertmanager/alertmanager.yml"], "alertmanager.yml and its templates"),
-        ("blackbox_exporter", ["--config.check", "--config.file=blackbox/blackbox.yml"], "blackbox.yml"),
+        ("promtool", ["check", "config", "--lint=all", "prometheus/prometheus.yml"], "prometheus/prometheus.yml",
+         "prometheus.yml and its rules"),
+        ("amtool", ["check-config", "alertmanager/alertmanager.yml"], "alertmanager/alertmanager.yml",
+         "alertmanager.yml and its templates"),
+        ("blackbox_exporter", ["--config.check", "--config.file=blackbox/blackbox.yml"], "blackbox/blackbox.yml",
+         "blackbox.yml"),
     ]
-    for name, args, what in checks:
+    for name, args, checked, what in checks:
         source = runner.available(name)
         if source is None:
             results.append(Result(name, Status.SKIP, f"not checked: no Docker engine and no local {name}",
@@ -166,11 +168,16 @@ def validate(root: Path, project: dict[str, Any] | None, compose_error: str | No
         if code == 0:
             results.append(Result(name, Status.PASS, f"{what} valid ({source})"))
         else:
-            results.append(Result(name, Status.FAIL, "\n      ".join(line for line in output.strip().splitlines() if line.strip()),
+            results.append(Result(name, Status.FAIL, f"{checked}:\n      " + "\n      ".join(problem_lines(output)),
                                   "fix the file and line named above"))
     return results
 
 
-def docker_available() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], capture_output=True, check=False).returncode == 0
+def problem_lines(output: str) -> list[str]:
+    """The tool's complaint without its start-up chatter; logfmt's escaped newlines unfolded."""
+    lines = []
+    for line in output.replace("\\n", "\n").splitlines():
+        if line.strip() and "level=INFO" not in line:
+            lines.append(line.strip())
+    return lines
+

@@ -1,0 +1,150 @@
+"""Shipped configs pass the real promtool, amtool and blackbox_exporter; versions and secrets rules."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PROFILES, ROOT
+from obsstack import envfile
+
+pytestmark = pytest.mark.toolchain
+
+# compose image -> the Debian package of the same program that the live tests run
+IMAGE_PACKAGES = {
+    "prom/prometheus": "prometheus",
+    "prom/alertmanager": "prometheus-alertmanager",
+    "prom/node-exporter": "prometheus-node-exporter",
+    "prometheuscommunity/postgres-exporter": "prometheus-postgres-exporter",
+    "oliver006/redis_exporter": "prometheus-redis-exporter",
+    "prom/blackbox-exporter": "prometheus-blackbox-exporter",
+}
+
+
+def run(tool_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(tool_path), *args], capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+def test_promtool_check_config_lint_clean(tool):
+    proc = run(tool("promtool"), "check", "config", "--lint=all", "prometheus/prometheus.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout
+
+
+def test_promtool_check_rules(tool):
+    rule_files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "prometheus/rules").glob("*.yml"))
+    assert rule_files
+    proc = run(tool("promtool"), "check", "rules", "--lint=all", *rule_files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_amtool_check_config(tool):
+    proc = run(tool("amtool"), "check-config", "alertmanager/alertmanager.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 templates" in proc.stdout  # the template glob matched our file
+
+
+def test_blackbox_config_check(tool):
+    proc = run(tool("blackbox_exporter"), "--config.check", "--config.file=blackbox/blackbox.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_prometheus_scrapes_every_exporter_service(render):
+    """Every exporter the compose file runs has a scrape job (no silent gaps)."""
+    config = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
+    targets = set()
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            targets.update(t.split(":")[0] for t in static["targets"])
+        for dns in job.get("dns_sd_configs", []):
+            targets.update(dns["names"])
+    services = set(render(PROFILES, gpu=True)["services"])
+    exporters = {s for s in services if s.endswith("exporter") or s in ("cadvisor", "alertmanager")}
+    assert exporters <= targets, f"not scraped: {sorted(exporters - targets)}"
+
+
+def tool_versions(tools_dir: Path) -> dict[str, str]:
+    path = tools_dir / "versions.json"
+    if not path.exists():
+        from conftest import missing_tool
+
+        missing_tool(f"{path} (written by scripts/toolchain.py)")
+    return json.loads(path.read_text())
+
+
+def major_minor(version: str) -> str:
+    version = re.sub(r"^\d+:", "", version).lstrip("v")
+    return ".".join(re.split(r"[.+~-]", version)[:2])
+
+
+def test_image_tags_match_the_binaries_the_tests_run(render, tools_dir):
+    versions = tool_versions(tools_dir)
+    seen = set()
+    for service in render(PROFILES, gpu=True)["services"].values():
+        repo, _, tag = service["image"].rpartition(":")
+        package = IMAGE_PACKAGES.get(repo)
+        if package is None:
+            continue
+        seen.add(repo)
+        assert major_minor(tag) == major_minor(versions[package]), (
+            f"{repo}:{tag} but the tests run {package} {versions[package]}: "
+            "change the image tag and the pin in scripts/toolchain.py together")
+    assert seen == set(IMAGE_PACKAGES)
+
+
+def tracked_files() -> list[Path]:
+    proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"git ls-files failed: {proc.stderr}")
+    return [ROOT / name for name in proc.stdout.split("\0") if name and (ROOT / name).is_file()]
+
+
+# A key that names a secret, then a literal value (not ${VAR}, $VAR, a file path or a blank).
+SECRET_LITERAL = re.compile(
+    r"""(?ix)(password|passwd|secret|token|api[_-]?key|encryption[_-]?key)["']?\s*[:=]\s*["']?
+        (?!\$|\{\{|/|\?|-|["']?\s*$)([^\s"',}(]{4,}+)(?!\()""")
+WEAK_DEFAULTS = re.compile(r"(?i)\b(admin123|changeme|admin:admin|elastic:changeme)\b")
+SCANNED_SUFFIXES = {".yml", ".yaml", ".json", ".conf", ".sh", ".env", ".example", ".ini", ".toml", ".md", ".tmpl", ".py",
+                    ""}
+
+
+def test_no_secret_literal_in_any_tracked_file():
+    offenders = []
+    for path in tracked_files():
+        if path.suffix not in SCANNED_SUFFIXES or "tests" in path.relative_to(ROOT).parts:
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            match = SECRET_LITERAL.search(line)
+            if match and not re.fullmatch(r"[A-Z_]+|PASSWORD|None|True|False|str|bool", match.group(2)):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}")
+            if WEAK_DEFAULTS.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: weak default: {line.strip()[:100]}")
+    assert not offenders, "secret literals:\n" + "\n".join(offenders)
+
+
+def test_secret_scan_catches_a_planted_password():
+    """The scan above must be able to fail."""
+    assert SECRET_LITERAL.search("    password: hunter2isnotsafe")
+    assert SECRET_LITERAL.search('GF_SECURITY_ADMIN_PASSWORD="s3cretvalue"')
+    assert not SECRET_LITERAL.search("    password: ${env:JAEGER_ES_PASSWORD}")
+    assert not SECRET_LITERAL.search("      password_file: /etc/web/alertmanager-password")
+    assert not SECRET_LITERAL.search("GRAFANA_ADMIN_PASSWORD=")
+    assert not SECRET_LITERAL.search("POSTGRES_PASSWORD: ${DEMO_POSTGRES_PASSWORD:?run make up}")
+    assert not SECRET_LITERAL.search('password = values.get(setting.source or "", "")')
+
+
+def test_env_example_leaves_every_generated_secret_blank():
+    for setting in envfile.read_example(ROOT / ".env.example"):
+        if setting.generate:
+            assert setting.default == "", f".env.example sets {setting.key}; generated secrets stay blank"
+
+
+def test_env_and_tools_are_ignored_by_git():
+    for path in (".env", ".tools/bin/promtool", ".venv/bin/python"):
+        proc = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
+        assert proc.returncode == 0, f"{path} is not git-ignored"

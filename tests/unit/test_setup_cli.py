@@ -1,0 +1,142 @@
+"""scripts/setup.py end to end on a copy of the project, with the real Compose CLI and tools."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from obsstack import envfile
+
+pytestmark = pytest.mark.toolchain
+
+
+def fake_docker(folder: Path, runtimes: str = '{"runc": {}}') -> Path:
+    """A Docker CLI whose engine answers `info` (no engine can run here); no compose plugin."""
+    folder.mkdir(exist_ok=True)
+    docker = folder / "docker"
+    docker.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        case "$1" in
+          info) echo '{{"ServerVersion": "28.2.2", "Runtimes": {runtimes}, "DockerRootDir": "/"}}' ;;
+          *) echo "docker: unknown command: docker $1" >&2; exit 1 ;;
+        esac
+        """))
+    docker.chmod(0o755)
+    return folder
+
+
+def run_setup(project: Path, *args: str, path_prefix: Path | None = None, tools_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, OBS_TOOLS_DIR=str(tools_dir))
+    if path_prefix is not None:
+        env["PATH"] = f"{path_prefix}:{env['PATH']}"
+    env.pop("COMPOSE_PROFILES", None)
+    env.pop("COMPOSE_FILE", None)
+    return subprocess.run([sys.executable, str(project / "scripts/setup.py"), "--project-dir", str(project), "-y", *args],
+                          capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False)
+
+
+@pytest.fixture
+def ready_tools(tool, tools_dir):
+    for name in ("promtool", "amtool", "blackbox_exporter"):
+        tool(name)
+    return tools_dir
+
+
+def test_setup_writes_env_validates_and_never_prints_a_secret(project_copy, ready_tools):
+    proc = run_setup(project_copy, "--skip-preflight", tools_dir=ready_tools)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    env = project_copy / ".env"
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+    values = envfile.read_env(env)
+    for setting in envfile.read_example(ROOT / ".env.example"):
+        if setting.generate:
+            assert values[setting.key], setting.key
+            assert values[setting.key] not in output, f"{setting.key} printed"
+    for check in ("compose config", "promtool", "amtool", "blackbox_exporter", "yaml/json syntax"):
+        assert any(line.startswith("PASS") and check in line for line in output.splitlines()), check
+    assert "created" in output and str(env) in output
+
+    again = run_setup(project_copy, "--skip-preflight", tools_dir=ready_tools)
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+    assert envfile.read_env(env) == values
+
+
+def test_full_preflight_with_a_docker_host_that_has_the_nvidia_runtime(project_copy, ready_tools, tmp_path):
+    bin_dir = fake_docker(tmp_path / "bin", runtimes='{"runc": {}, "nvidia": {}}')
+    proc = run_setup(project_copy, "--json", path_prefix=bin_dir, tools_dir=ready_tools)
+    report = json.loads(proc.stdout)
+    checks = {c["check"]: c for c in report["checks"]}
+    assert checks["docker engine"]["status"] == "PASS"
+    assert checks["nvidia runtime"]["status"] == "PASS"  # the GPU overlay was switched on
+    assert "docker-compose.gpu.yml" in envfile.read_env(project_copy / ".env")["COMPOSE_FILE"]
+    for name in ("compose", "memory", "vm.max_map_count", "ports", "disk"):
+        assert name in checks, name
+    failed = [c for c in report["checks"] if c["status"] == "FAIL"]
+    assert report["ok"] == (not failed) and (proc.returncode == 0) == (not failed)
+    assert all(c["fix"] for c in failed)
+
+
+def test_no_docker_engine_fails_with_its_fix(project_copy, ready_tools, tmp_path):
+    empty = tmp_path / "nodocker"
+    empty.mkdir()
+    (empty / "docker").write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    (empty / "docker").chmod(0o755)
+    proc = run_setup(project_copy, path_prefix=empty, tools_dir=ready_tools)
+    assert proc.returncode == 1
+    assert "FAIL  docker engine" in proc.stdout and "fix: start Docker" in proc.stdout
+
+
+def test_check_only_writes_nothing(project_copy, ready_tools):
+    proc = run_setup(project_copy, "--check-only", "--skip-preflight", tools_dir=ready_tools)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (project_copy / ".env").exists()
+
+
+BROKEN = {
+    "bad YAML": ("prometheus/prometheus.yml", "scrape_configs:\n", "scrape_configs:\n  - job_name: [unclosed\n",
+                 ["prometheus/prometheus.yml:"]),
+    "unknown Prometheus field": ("prometheus/prometheus.yml", "  scrape_interval: 15s\n",
+                                 "  scrape_interval: 15s\n  scrape_intervall: 15s\n",
+                                 ["prometheus/prometheus.yml", "line {line}: field scrape_intervall not found"]),
+    "unknown Alertmanager field": ("alertmanager/alertmanager.yml", "  group_wait: 30s\n",
+                                   "  group_wait: 30s\n  group_wiat: 30s\n",
+                                   ["alertmanager/alertmanager.yml", "field group_wiat not found"]),
+    "bad rule": ("prometheus/rules/stack.yml", "expr: vector(1)", "expr: vector(1",
+                 ["prometheus/rules/stack.yml", "parse error"]),
+    "unknown blackbox field": ("blackbox/blackbox.yml", "    prober: tcp\n", "    prober: tcp\n    timeoutt: 5s\n",
+                               ["blackbox/blackbox.yml", "line {line}: field timeoutt not found"]),
+    "unknown compose key": ("docker-compose.yml", "    image: prom/alertmanager:v0.33.1\n",
+                            "    image: prom/alertmanager:v0.33.1\n    imagee: typo\n",
+                            ["compose config", "imagee"]),
+    "bad target drop-in": ("prometheus/targets/app.yml", None, "- targets: [app]\n  label: {team: x}\n",
+                           ["prometheus/targets/app.yml: group 1", "unknown field(s) label", "host:port"]),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=list(BROKEN))
+def test_broken_config_fails_naming_file_and_line(case, project_copy, ready_tools):
+    relative, old, new, expected = BROKEN[case]
+    path = project_copy / relative
+    if old is None:
+        path.write_text(new)
+    else:
+        text = path.read_text()
+        assert old in text, f"fixture drifted: {old!r} not in {relative}"
+        path.write_text(text.replace(old, new, 1))
+    # the 1-based line of the inserted text's last line, for tools that report lines
+    line = len(path.read_text()[: path.read_text().index(new) + len(new)].splitlines())
+    proc = run_setup(project_copy, "--skip-preflight", tools_dir=ready_tools)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "setup: FAILED" in output
+    for fragment in expected:
+        fragment = fragment.format(line=line)
+        assert fragment in output, f"{fragment!r} missing from:\n{output}"
