@@ -91,3 +91,22 @@ def project_copy(tmp_path: Path) -> Iterator[Path]:
     ignore = shutil.ignore_patterns(".git", ".venv", ".tools", ".env", "__pycache__", "*.egg-info", ".pytest_cache")
     shutil.copytree(ROOT, target, ignore=ignore)
     yield target
+
+
+def docker_engine_problem() -> str | None:
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+    except Exception as exc:  # the docker SDK raises several unrelated types for "no engine"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Docker-only tests start the real images with testcontainers; without an engine they skip, saying so."""
+    problem = docker_engine_problem()
+    if problem:
+        pytest.skip(f"no Docker engine reachable ({problem[:100]}); these tests start the real images "
+                    "(Grafana, Elasticsearch, Kibana, Logstash, Filebeat, Jaeger) and run wherever Docker does")
