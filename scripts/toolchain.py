@@ -117,6 +117,8 @@ class PrivateApt:
         ]
 
     def prepare(self) -> None:
+        if not Path(KEYRING).exists():
+            raise ToolchainError(f"{KEYRING} missing: `sudo apt-get install debian-archive-keyring` (Ubuntu too)")
         for sub in ("lists/partial", "cache/archives/partial"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         (self.state / "status").touch()
