@@ -141,12 +141,19 @@ class PrivateApt:
         LOG.info("updating the private package lists (%s)", self.sources)
         self.run("apt-get", "update")
 
-    def candidate(self, pkg: Package) -> str:
-        out = self.run("apt-cache", "show", f"{pkg.name}/{pkg.suite}")
-        versions = re.findall(r"^Version: (\S+)$", out, flags=re.M)
-        if not versions:
-            raise ToolchainError(f"no {pkg.name} in Debian {pkg.suite}")
-        return versions[0]
+    def candidates(self, packages: list[Package]) -> dict[str, str]:
+        """Package name -> candidate version in its suite, in one apt-cache call."""
+        out = self.run("apt-cache", "show", *(f"{p.name}/{p.suite}" for p in packages))
+        found: dict[str, str] = {}
+        for stanza in out.split("\n\n"):
+            name = re.search(r"^Package: (\S+)$", stanza, flags=re.M)
+            version = re.search(r"^Version: (\S+)$", stanza, flags=re.M)
+            if name and version:
+                found.setdefault(name[1], version[1])
+        absent = [p.name for p in packages if p.name not in found]
+        if absent:
+            raise ToolchainError(f"not in Debian: {', '.join(absent)}")
+        return found
 
 
 def upstream_version(debian_version: str) -> str:
@@ -173,20 +180,21 @@ def install(tools_dir: Path, refresh: bool = False) -> dict[str, str]:
     ]
     if missing:
         apt.update()
-    for pkg in missing:
-        version = apt.candidate(pkg)
-        if not upstream_version(version).startswith(pkg.minor):
-            raise ToolchainError(
-                f"Debian {pkg.suite} now carries {pkg.name} {version}, not {pkg.minor}x as pinned. "
-                "Update the pin in scripts/toolchain.py and the image tag in docker-compose.yml together."
-            )
-        LOG.info("downloading %s %s (%s)", pkg.name, version, pkg.suite)
-        for old in debs.glob(f"{pkg.name}_*.deb"):
-            old.unlink()
-        apt.run("apt-get", "download", f"{pkg.name}={version}", cwd=debs)
-        (deb,) = debs.glob(f"{pkg.name}_*.deb")
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-        installed[pkg.name] = version
+        versions = apt.candidates(missing)
+        for pkg in missing:
+            if not upstream_version(versions[pkg.name]).startswith(pkg.minor):
+                raise ToolchainError(
+                    f"Debian {pkg.suite} now carries {pkg.name} {versions[pkg.name]}, not {pkg.minor}x as pinned. "
+                    "Update the pin in scripts/toolchain.py and the image tag in docker-compose.yml together."
+                )
+            for old in debs.glob(f"{pkg.name}_*.deb"):
+                old.unlink()
+        LOG.info("downloading %s", ", ".join(f"{p.name} {versions[p.name]}" for p in missing))
+        apt.run("apt-get", "download", *(f"{p.name}={versions[p.name]}" for p in missing), cwd=debs)
+        for pkg in missing:
+            (deb,) = debs.glob(f"{pkg.name}_*.deb")
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            installed[pkg.name] = versions[pkg.name]
 
     libdir = root / "usr/lib/x86_64-linux-gnu"
     for pkg in PACKAGES:
