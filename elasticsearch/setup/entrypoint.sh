@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One-shot Elasticsearch setup (the elasticsearch-setup service): roles from roles/*.json, then the
 # users every component logs in with, passwords from the environment (.env). Re-runnable: it
-# updates what exists. Modelled on docker-elk's setup/entrypoint.sh.
+# updates what exists. Modelled on docker-elk's setup/entrypoint.sh; bash and curl only (UBI minimal).
 set -euo pipefail
 
 es="${ELASTICSEARCH_URL:?}"
-roles_dir="$(dirname "$0")/roles"
+roles_dir="${0%/*}/roles"
 
 # user -> "roles password-variable"; roles "-" marks a built-in user (its password only is set).
 declare -A users=(
@@ -30,20 +30,23 @@ expect_200() {
   local status
   status="$(call "$@")"
   if [[ "$status" != 200 ]]; then
-    log "$1 $2 failed with HTTP $status: $(head -c 500 /tmp/response)"
+    local body
+    body="$(</tmp/response)"
+    log "$1 $2 failed with HTTP $status: ${body:0:500}"
     exit 1
   fi
 }
 
 log "waiting for Elasticsearch at ${es}"
-for _ in $(seq 1 60); do
+for ((attempt = 0; attempt < 60; attempt++)); do
   [[ "$(call GET /_security/_authenticate)" == 200 ]] && break
   sleep 5
 done
 expect_200 GET /_security/_authenticate
 
 for file in "$roles_dir"/*.json; do
-  role="$(basename "$file" .json)"
+  role="${file##*/}"
+  role="${role%.json}"
   log "role ${role}"
   expect_200 PUT "/_security/role/${role}" "$(<"$file")"
 done
@@ -51,7 +54,8 @@ done
 for user in "${!users[@]}"; do
   read -r roles variable <<<"${users[$user]}"
   password="${!variable:?${variable} is empty: run scripts/setup.py}"
-  password_json="$(printf '%s' "$password" | sed 's/\\/\\\\/g; s/"/\\"/g')"
+  password_json="${password//\\/\\\\}"
+  password_json="${password_json//\"/\\\"}"
   if [[ "$roles" == - ]]; then
     log "built-in user ${user}: setting password"
     expect_200 POST "/_security/user/${user}/_password" "{\"password\":\"${password_json}\"}"
