@@ -140,3 +140,40 @@ def test_broken_config_fails_naming_file_and_line(case, project_copy, ready_tool
     for fragment in expected:
         fragment = fragment.format(line=line)
         assert fragment in output, f"{fragment!r} missing from:\n{output}"
+
+
+def test_without_local_tools_the_pinned_images_validate(project_copy, tmp_path):
+    """On a Docker host without the test toolchain, setup runs promtool/amtool/blackbox_exporter from
+    the images docker-compose.yml pins. The stand-in docker records each `run` and answers as promtool
+    does for a broken file, with the container's paths, which setup maps back to the repository's."""
+    calls = tmp_path / "calls.jsonl"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(textwrap.dedent(f"""\
+        #!/usr/bin/env python3
+        import json, sys
+        args = sys.argv[1:]
+        if args[0] == "info":
+            print(json.dumps({{"ServerVersion": "28.2.2", "Runtimes": {{"runc": {{}}}}}}))
+        elif args[0] == "run":
+            open("{calls}", "a").write(json.dumps(args) + "\\n")
+            if "promtool" in args:
+                print("  FAILED: parsing YAML file /etc/prometheus/prometheus.yml: line 3: field x not found")
+                sys.exit(1)
+        else:
+            sys.exit(1)
+        """))
+    (bin_dir / "docker").chmod(0o755)
+    proc = run_setup(project_copy, "--skip-preflight", path_prefix=bin_dir, tools_dir=tmp_path / "no-tools")
+    assert proc.returncode == 1
+    runs = [json.loads(line) for line in calls.read_text().splitlines()]
+    by_tool = {run[run.index("--entrypoint") + 1]: run for run in runs}
+    assert set(by_tool) == {"promtool", "amtool", "/bin/blackbox_exporter"}
+    promtool = by_tool["promtool"]
+    assert "prom/prometheus:v3.5.3" in promtool and "--network" in promtool
+    assert f"{project_copy}/prometheus:/etc/prometheus:ro" in promtool
+    assert promtool[-4:] == ["check", "config", "--lint=all", "/etc/prometheus/prometheus.yml"]
+    assert "prom/alertmanager:v0.33.1" in by_tool["amtool"]
+    assert "prom/blackbox-exporter:v0.28.0" in by_tool["/bin/blackbox_exporter"]
+    assert "parsing YAML file prometheus/prometheus.yml: line 3" in proc.stdout
+    assert "(pinned image)" in proc.stdout  # amtool and blackbox passed through their images
