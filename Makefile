@@ -16,7 +16,7 @@ $(VENV)/.setup: pyproject.toml
 	@touch $@
 
 $(VENV)/.test: pyproject.toml $(VENV)/.setup
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[setup,test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[setup,demo,test]'
 	@touch $@
 
 up: $(VENV)/.setup ## write .env with generated secrets (first run), check the host, start everything

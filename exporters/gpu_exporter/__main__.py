@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from . import __version__
 from .nvml_collector import NvmlCollector
 from .server import serve
+from .simulated import SimulatedNvml
 
 LOG = logging.getLogger("gpu_exporter")
 
@@ -36,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default=os.environ.get("GPU_EXPORTER_LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="env GPU_EXPORTER_LOG_LEVEL",
     )
+    parser.add_argument(
+        "--simulate", type=int, default=int(os.environ.get("GPU_EXPORTER_SIMULATE", "0")), metavar="N",
+        help="serve N simulated GPUs instead of NVML, for demos without GPUs (env GPU_EXPORTER_SIMULATE; default off)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -45,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     listen = args.listen if isinstance(args.listen, tuple) else parse_listen(args.listen)
     registry = CollectorRegistry(auto_describe=False)
-    collector = NvmlCollector(pynvml)
+    if args.simulate > 0:
+        LOG.warning("SIMULATED GPUs: serving %d fake devices, not NVML", args.simulate)
+        collector = NvmlCollector(SimulatedNvml(args.simulate), backend="simulated")
+    else:
+        collector = NvmlCollector(pynvml)
     registry.register(collector)
     server = serve(registry, *listen)
     LOG.info("gpu-exporter %s serving on %s:%d", __version__, *listen)

@@ -19,8 +19,9 @@ class NvmlCollector(Collector):
     and a ``reason``; it never crash-loops.
     """
 
-    def __init__(self, nvml: ModuleType) -> None:
+    def __init__(self, nvml: ModuleType | object, backend: str = "nvml") -> None:
         self._nvml = nvml
+        self._backend = backend
         self._lock = threading.Lock()
         self._initialised = False
         self._logged_reason: str | None = None
@@ -37,6 +38,10 @@ class NvmlCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("gpu_exporter_up", "1 if NVML answered the last collection, else 0.", labels=["reason"])
         devices = GaugeMetricFamily("gpu_exporter_devices", "GPUs NVML reported in the last collection.")
+        backend = GaugeMetricFamily("gpu_exporter_backend", "Where GPU data comes from: nvml, or simulated for demos.",
+                                    labels=["backend"])
+        backend.add_metric([self._backend], 1)
+        yield backend
         with self._lock:
             try:
                 self._ensure_init()

@@ -113,3 +113,12 @@ def test_process_serves_metrics_and_healthz_without_a_gpu_and_stops_on_sigterm()
         if proc.poll() is None:
             proc.kill()
     assert "shutting down" in proc.stdout.read()
+
+
+def test_simulated_backend_is_labelled():
+    from gpu_exporter.simulated import SimulatedNvml
+
+    text = scrape(NvmlCollector(SimulatedNvml(3), backend="simulated"))
+    assert 'gpu_exporter_backend{backend="simulated"} 1.0' in text
+    assert "gpu_exporter_devices 3.0" in text
+    assert 'gpu_exporter_backend{backend="nvml"} 1.0' in scrape(NvmlCollector(fake_nvml()))
