@@ -148,3 +148,22 @@ def test_env_and_tools_are_ignored_by_git():
     for path in (".env", ".tools/bin/promtool", ".venv/bin/python"):
         proc = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
         assert proc.returncode == 0, f"{path} is not git-ignored"
+
+
+def test_promtool_unit_tests_pass(tool):
+    tests = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "prometheus/tests").glob("*.test.yml"))
+    assert tests
+    proc = run(tool("promtool"), "test", "rules", *tests)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_alert_has_a_firing_and_a_silent_unit_test():
+    alerts = {rule["alert"] for path in (ROOT / "prometheus/rules").glob("*.yml")
+              for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "alert" in rule}
+    fires, silent = set(), set()
+    for path in (ROOT / "prometheus/tests").glob("*.test.yml"):
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (fires if check.get("exp_alerts") else silent).add(check["alertname"])
+    assert alerts - fires == set(), f"no firing test: {sorted(alerts - fires)}"
+    assert alerts - silent - {"Watchdog"} == set(), f"no must-not-fire test: {sorted(alerts - silent)}"
