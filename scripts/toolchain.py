@@ -201,11 +201,32 @@ def install(tools_dir: Path, refresh: bool = False) -> dict[str, str]:
         for tool, path in pkg.binaries:
             write_wrapper(bindir / tool, root / path, libdir)
     check_libraries(bindir, libdir)
+    install_alertmanager_templates(root)
     # Write last, atomically: a half-finished install is re-done next time.
     tmp = versions_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(installed, indent=2, sort_keys=True) + "\n")
     tmp.replace(versions_file)
     return installed
+
+
+# Debian's Alertmanager reads its notification templates from this fixed folder (upstream embeds
+# them); no flag moves it. The only place this installer writes outside the tools folder.
+ALERTMANAGER_TEMPLATES = Path("/usr/share/prometheus/alertmanager")
+
+
+def install_alertmanager_templates(root: Path, target: Path = ALERTMANAGER_TEMPLATES) -> None:
+    source_dir = root / str(target).lstrip("/")
+    for source in sorted(source_dir.glob("*.tmpl")):
+        destination = target / source.name
+        if destination.exists() and destination.read_bytes() == source.read_bytes():
+            continue
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, destination)
+        except PermissionError as exc:
+            raise ToolchainError(
+                f"Debian's alertmanager needs {destination}: `sudo install -D -m 0644 {source} {destination}`, then re-run"
+            ) from exc
 
 
 def write_wrapper(wrapper: Path, target: Path, libdir: Path) -> None:

@@ -41,7 +41,7 @@ def test_every_stack_service_is_wired(render):
     names = set(services(render(PROFILES, gpu=True)))
     expected = {"prometheus", "alertmanager", "grafana", "node-exporter", "cadvisor", "postgres-exporter",
                 "redis-exporter", "blackbox-exporter", "gpu-exporter", "elasticsearch", "elasticsearch-setup",
-                "logstash", "kibana", "filebeat", "jaeger", "dcgm-exporter", "demo-postgres", "demo-redis"}
+                "logstash", "kibana", "filebeat", "jaeger", "dcgm-exporter", "demo-postgres", "demo-redis", "demo-app"}
     assert names == expected
 
 

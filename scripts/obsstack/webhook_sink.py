@@ -1,0 +1,93 @@
+"""A webhook receiver that records every Alertmanager notification it gets.
+
+POST /<anything>: the JSON body is appended, with the path and arrival time, to --out (JSON lines).
+GET /notifications: everything received so far, as a JSON list. GET /healthz: ok.
+The native stack points every Alertmanager receiver here; tests and the smoke test read it back.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+LOG = logging.getLogger("webhook_sink")
+
+
+class Sink:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        self.received: list[dict] = []
+
+    def record(self, path: str, body: object) -> None:
+        entry = {"received_at": time.time(), "path": path, "body": body}
+        with self.lock:
+            self.received.append(entry)
+            with self.out.open("a") as handle:
+                handle.write(json.dumps(entry) + "\n")
+
+
+def make_handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            LOG.debug(format, *args)
+
+        def reply(self, status: int, payload: object) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path == "/healthz":
+                self.reply(200, {"status": "ok"})
+            elif self.path == "/notifications":
+                with sink.lock:
+                    self.reply(200, list(sink.received))
+            else:
+                self.reply(404, {"error": "not found"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                self.reply(400, {"error": "body is not JSON"})
+                return
+            sink.record(self.path, body)
+            alerts = body.get("alerts", []) if isinstance(body, dict) else []
+            LOG.info("%s: %s %s", self.path, body.get("status") if isinstance(body, dict) else "?",
+                     ", ".join(sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})))
+            self.reply(200, {"status": "recorded"})
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (default: a free loopback port)")
+    parser.add_argument("--out", type=Path, required=True, help="JSON-lines file to append notifications to")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host, _, port = args.listen.rpartition(":")
+    server = ThreadingHTTPServer((host, int(port)), make_handler(Sink(args.out)))
+    LOG.info("recording notifications on %s:%d to %s", host, server.server_address[1], args.out)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
