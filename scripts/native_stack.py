@@ -6,6 +6,8 @@
           JSON object of endpoints (also written to STATE/endpoints.json) once all are ready
   status  which of them run (exit 1 if any stopped)
   down    stop exactly those processes (exit 1, naming them, if any survive)
+  stop NAME / start NAME
+          stop one component to see its alert fire, then start it again as it was
 
 Configs are the project's own, rendered into STATE with compose service names mapped to loopback
 ports. Each component's log stays in STATE/logs/. Needs the test toolchain (`make test`, or
@@ -28,10 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "status", "down"])
+    parser.add_argument("command", choices=["up", "status", "down", "stop", "start"])
+    parser.add_argument("component", nargs="?", help="with stop/start: a component name from endpoints.json")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".native", help="private folder (default: %(default)s)")
     parser.add_argument("--fast", action="store_true",
-                        help="for tests: 1s scrape and evaluation, rule `for` durations / 60, Alertmanager grouping 1s")
+                        help="for tests: 3s scrape, 1s evaluation, rule `for` and range windows / 60, Alertmanager grouping 1s")
     parser.add_argument("--timeout", type=float, default=120, help="seconds each component may take to be ready")
     args = parser.parse_args(argv)
     tools = Path(os.environ.get("OBS_TOOLS_DIR", ROOT / ".tools")) / "bin"
@@ -39,9 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             if args.fast:
-                print("native stack: FAST mode (1s scrape/evaluation, alert `for` / 60, 1s grouping): for tests only",
+                print("native stack: FAST mode (3s scrape, 1s evaluation, rule `for` and windows / 60, 1s grouping): for tests only",
                       file=sys.stderr)
             print(json.dumps(stack.up(timeout=args.timeout), indent=2))
+            return 0
+        if args.command in ("stop", "start"):
+            if not args.component:
+                parser.error(f"{args.command} needs a component name, e.g. `{args.command} redis`")
+            if args.command == "stop":
+                stack.stop_one(args.component)
+            else:
+                stack.start_one(args.component, timeout=args.timeout)
+            print(f"native stack: {args.component} {'stopped' if args.command == 'stop' else 'started'}")
             return 0
         if args.command == "status":
             status = stack.status()

@@ -15,8 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +43,32 @@ class NativeStackError(RuntimeError):
 
 @dataclass
 class Component:
+    """One process of the stack, as data: STATE/plan.json keeps it so `start NAME` can restart it."""
+
     name: str
     argv: list[str]
     url: str
-    ready: Callable[[], bool]
+    # {"http": URL, "contains": TEXT (optional), "auth": true (optional)} or {"tcp": PORT}
+    ready: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
     auth: tuple[str, str] | None = None
     user: str | None = None
-    cwd: Path | None = None
+    cwd: str | None = None
+    # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast shutdown.
+    stop_signal: str = "SIGTERM"
+
+    def is_ready(self) -> bool:
+        if "tcp" in self.ready:
+            try:
+                with socket.create_connection(("127.0.0.1", self.ready["tcp"]), timeout=1):
+                    return True
+            except OSError:
+                return False
+        try:
+            response = requests.get(self.ready["http"], auth=self.auth if self.ready.get("auth") else None, timeout=2)
+        except requests.RequestException:
+            return False
+        return response.status_code == 200 and self.ready.get("contains", "") in response.text
 
 
 def free_port() -> int:
@@ -68,28 +85,6 @@ def process_start_time(pid: int) -> str | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()
     return None if fields[0] in ("Z", "X") else fields[19]
-
-
-def http_ok(url: str, auth: tuple[str, str] | None = None, contains: str | None = None) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            response = requests.get(url, auth=auth, timeout=2)
-        except requests.RequestException:
-            return False
-        return response.status_code == 200 and (contains is None or contains in response.text)
-
-    return check
-
-
-def tcp_ok(port: int) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            return False
-
-    return check
 
 
 class NativeStack:
@@ -126,35 +121,36 @@ class NativeStack:
         components = [
             Component("webhook_sink", [python, "-m", "obsstack.webhook_sink", "--listen", f"127.0.0.1:{ports['webhook_sink']}",
                                        "--out", str(self.state / "notifications.jsonl")],
-                      sink_url, http_ok(f"{sink_url}/healthz"), cwd=ROOT / "scripts"),
+                      sink_url, {"http": f"{sink_url}/healthz"}, cwd=str(ROOT / "scripts")),
             Component("postgres", [self.tool("postgres"), "-D", str(pg_data), "-h", "127.0.0.1", "-p", str(ports["postgres"]),
                                    "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "shared_buffers=32MB"],
-                      f"postgresql://127.0.0.1:{ports['postgres']}/postgres", tcp_ok(ports["postgres"]),
-                      auth=("postgres", passwords["postgres"]), user=UNPRIVILEGED_USER if as_root else None),
+                      f"postgresql://127.0.0.1:{ports['postgres']}/postgres", {"tcp": ports["postgres"]},
+                      auth=("postgres", passwords["postgres"]), user=UNPRIVILEGED_USER if as_root else None,
+                      stop_signal="SIGINT"),
             Component("redis", [self.tool("redis-server"), "--bind", "127.0.0.1", "--port", str(ports["redis"]),
                                 "--requirepass", passwords["redis"], "--save", "", "--appendonly", "no",
                                 "--dir", str(self.state)],
-                      f"redis://127.0.0.1:{ports['redis']}", tcp_ok(ports["redis"]), auth=("default", passwords["redis"])),
+                      f"redis://127.0.0.1:{ports['redis']}", {"tcp": ports["redis"]}, auth=("default", passwords["redis"])),
             Component("node_exporter", [self.tool("node_exporter"), f"--web.listen-address=127.0.0.1:{ports['node_exporter']}"],
-                      url["node_exporter"], http_ok(f"{url['node_exporter']}/metrics", contains="node_cpu_seconds_total")),
+                      url["node_exporter"], {"http": f"{url['node_exporter']}/metrics", "contains": "node_cpu_seconds_total"}),
             Component("postgres_exporter", [self.tool("postgres_exporter"),
                                             f"--web.listen-address=127.0.0.1:{ports['postgres_exporter']}"],
-                      url["postgres_exporter"], http_ok(f"{url['postgres_exporter']}/metrics", contains="\npg_up 1"),
+                      url["postgres_exporter"], {"http": f"{url['postgres_exporter']}/metrics", "contains": "\npg_up 1"},
                       env={"DATA_SOURCE_NAME": pg_dsn}),
             Component("redis_exporter", [self.tool("redis_exporter"), f"-redis.addr=redis://127.0.0.1:{ports['redis']}",
                                          f"-web.listen-address=127.0.0.1:{ports['redis_exporter']}"],
-                      url["redis_exporter"], http_ok(f"{url['redis_exporter']}/metrics", contains="\nredis_up 1"),
+                      url["redis_exporter"], {"http": f"{url['redis_exporter']}/metrics", "contains": "\nredis_up 1"},
                       env={"REDIS_PASSWORD": passwords["redis"]}),
             Component("blackbox_exporter", [self.tool("blackbox_exporter"), f"--config.file={ROOT / 'blackbox/blackbox.yml'}",
                                             f"--web.listen-address=127.0.0.1:{ports['blackbox_exporter']}"],
-                      url["blackbox_exporter"], http_ok(f"{url['blackbox_exporter']}/-/healthy")),
+                      url["blackbox_exporter"], {"http": f"{url['blackbox_exporter']}/-/healthy"}),
             Component("gpu_exporter", [python, "-m", "gpu_exporter", "--listen", f"127.0.0.1:{ports['gpu_exporter']}",
                                        "--simulate", "2"],
-                      url["gpu_exporter"], http_ok(f"{url['gpu_exporter']}/metrics", contains="gpu_exporter_up"),
-                      cwd=ROOT / "exporters"),
+                      url["gpu_exporter"], {"http": f"{url['gpu_exporter']}/metrics", "contains": "gpu_exporter_up"},
+                      cwd=str(ROOT / "exporters")),
             Component("demo_app", [python, "-m", "demo_app", "--listen", f"127.0.0.1:{ports['demo_app']}",
                                    "--redis-url", redis_url, "--postgres-dsn", pg_dsn, "--load-rps", "10"],
-                      url["demo_app"], http_ok(f"{url['demo_app']}/healthz"), cwd=ROOT / "demo",
+                      url["demo_app"], {"http": f"{url['demo_app']}/healthz"}, cwd=str(ROOT / "demo"),
                       env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""}),
             Component("alertmanager", [self.tool("alertmanager"), *native_config.replace_flags(
                 native_config.compose_command(ROOT / "docker-compose.yml", "alertmanager"), {
@@ -164,7 +160,7 @@ class NativeStack:
                     "--web.external-url": url["alertmanager"],
                     "--web.listen-address": f"127.0.0.1:{ports['alertmanager']}",
                 })],
-                      url["alertmanager"], http_ok(f"{url['alertmanager']}/-/ready", am_auth), auth=am_auth),
+                      url["alertmanager"], {"http": f"{url['alertmanager']}/-/ready", "auth": True}, auth=am_auth),
             Component("prometheus", [self.tool("prometheus"), *native_config.replace_flags(
                 native_config.compose_command(ROOT / "docker-compose.yml", "prometheus"), {
                     "--config.file": str(self.state / "prometheus/prometheus.yml"),
@@ -176,7 +172,7 @@ class NativeStack:
                     # resend delay later (1m by default, measured on 3.5.3); --fast shortens it too.
                     **({"--rules.alert.resend-delay": "1s"} if self.fast else {}),
                 })],
-                      url["prometheus"], http_ok(f"{url['prometheus']}/-/ready", prom_auth), auth=prom_auth,
+                      url["prometheus"], {"http": f"{url['prometheus']}/-/ready", "auth": True}, auth=prom_auth,
                       env={"STACK_CLUSTER": "native", "STACK_ENVIRONMENT": "test"}),
         ]
         self.init_postgres(pg_data, passwords["postgres"], as_root)
@@ -228,7 +224,11 @@ class NativeStack:
         if self.pids_file.exists() and any(self.alive(entry) for entry in self.read_pids().values()):
             raise NativeStackError(f"a native stack already runs from {self.state}: run `down` first")
         self.state.mkdir(parents=True, exist_ok=True)
+        self.state.chmod(0o755)
         components, extra = self.plan()
+        plan_file = self.state / "plan.json"  # holds the run's passwords: private
+        plan_file.write_text(json.dumps([asdict(c) for c in components], indent=2))
+        plan_file.chmod(0o600)
         started: dict[str, dict[str, Any]] = {}
         try:
             for component in components:
@@ -257,14 +257,14 @@ class NativeStack:
         proc = subprocess.Popen(component.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, cwd=component.cwd or self.state, start_new_session=True, user=component.user)
         log.close()
-        return {"pid": proc.pid, "start": process_start_time(proc.pid)}
+        return {"pid": proc.pid, "start": process_start_time(proc.pid), "stop_signal": component.stop_signal}
 
     def wait_ready(self, component: Component, entry: dict[str, Any], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive(entry):
                 raise NativeStackError(f"{component.name} exited during start; see {self.log_tail(component.name)}")
-            if component.ready():
+            if component.is_ready():
                 return
             time.sleep(0.1)
         raise NativeStackError(f"{component.name} not ready within {timeout:.0f}s; see {self.log_tail(component.name)}")
@@ -302,6 +302,31 @@ class NativeStack:
         tmp.write_text(json.dumps(pids, indent=2))
         tmp.replace(self.pids_file)
 
+    def load_plan(self) -> dict[str, Component]:
+        plan_file = self.state / "plan.json"
+        if not plan_file.exists():
+            raise NativeStackError(f"no native stack in {self.state}: run `up` first")
+        return {c["name"]: Component(**{**c, "auth": tuple(c["auth"]) if c["auth"] else None})
+                for c in json.loads(plan_file.read_text())}
+
+    def stop_one(self, name: str) -> None:
+        """Stop one component (to inject a fault); `start_one` brings it back as it was."""
+        pids = self.read_pids()
+        if name not in pids:
+            raise NativeStackError(f"unknown component {name!r}; known: {', '.join(pids)}")
+        if self.stop({name: pids[name]}):
+            raise NativeStackError(f"{name} survived SIGKILL")
+
+    def start_one(self, name: str, timeout: float = 60) -> None:
+        plan, pids = self.load_plan(), self.read_pids()
+        if name not in plan:
+            raise NativeStackError(f"unknown component {name!r}; known: {', '.join(plan)}")
+        if self.alive(pids.get(name, {})):
+            raise NativeStackError(f"{name} is already running")
+        pids[name] = self.start(plan[name])
+        self.write_pids(pids)
+        self.wait_ready(plan[name], pids[name], timeout)
+
     def status(self) -> dict[str, str]:
         return {name: ("running" if self.alive(entry) else "stopped") for name, entry in self.read_pids().items()}
 
@@ -316,7 +341,7 @@ class NativeStack:
         # Reverse start order: Prometheus first, so it does not alert on exporters going away.
         running = {name: entry for name, entry in reversed(list(pids.items())) if self.alive(entry)}
         for entry in running.values():
-            signal_group(entry["pid"], signal.SIGTERM)
+            signal_group(entry["pid"], signal.Signals[entry.get("stop_signal", "SIGTERM")])
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and any(self.alive(e) or group_alive(e["pid"]) for e in running.values()):
             time.sleep(0.1)

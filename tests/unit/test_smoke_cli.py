@@ -30,9 +30,9 @@ def test_down_stack_fails_every_check_and_skips_disabled_profiles(tmp_path):
     report = json.loads(proc.stdout)
     status = {(c["component"], c["check"]): c["status"] for c in report["checks"]}
     assert status[("prometheus", "ready")] == "FAIL"
-    assert status[("grafana", "health and datasources")] == "FAIL"
+    assert status[("grafana", "health, datasources, dashboards")] == "FAIL"
     assert status[("elasticsearch", "cluster health")] == "SKIP"
-    assert status[("jaeger", "query API")] == "SKIP"
+    assert status[("jaeger", "trace returned")] == "SKIP"
     assert all("Connection" in c["detail"] for c in report["checks"] if c["status"] == "FAIL")
     assert not report["ok"]
 
