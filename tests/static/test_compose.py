@@ -191,3 +191,14 @@ def test_secrets_reach_containers_only_through_env_and_generated_configs(full, e
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == values["GRAFANA_ADMIN_PASSWORD"]
     assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert secrets >= {"GRAFANA_ADMIN_PASSWORD", "ELASTIC_PASSWORD", "KIBANA_ENCRYPTION_KEY", "PROMETHEUS_WEB_PASSWORD"}
+
+
+def test_every_variable_compose_reads_is_documented_in_env_example():
+    from obsstack.envfile import read_example
+
+    documented = {s.key for s in read_example(ROOT / ".env.example")}
+    used = set()
+    for path in (ROOT / "docker-compose.yml", ROOT / "docker-compose.gpu.yml"):
+        used |= set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", path.read_text()))
+    assert used, "no variables found: the pattern is stale"
+    assert used - documented == set(), f"undocumented in .env.example: {sorted(used - documented)}"

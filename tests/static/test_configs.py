@@ -107,7 +107,7 @@ def tracked_files() -> list[Path]:
 # A key that names a secret, then a literal value (not ${VAR}, $VAR, a file path or a blank).
 SECRET_LITERAL = re.compile(
     r"""(?ix)(password|passwd|secret|token|api[_-]?key|encryption[_-]?key)["']?\s*[:=]\s*["']?
-        (?!\$|\{\{|/|\?|-|["']?\s*$)([^\s"',}(]{4,}+)(?!\()""")
+        (?!\$|\{\{|/|\?|-|["']?\s*$)([^\s"',}(\[]{4,}+)(?![(\[])""")
 WEAK_DEFAULTS = re.compile(r"(?i)\b(admin123|changeme|admin:admin|elastic:changeme)\b")
 SCANNED_SUFFIXES = {".yml", ".yaml", ".json", ".conf", ".sh", ".env", ".example", ".ini", ".toml", ".md", ".tmpl", ".py",
                     ""}
@@ -136,6 +136,7 @@ def test_secret_scan_catches_a_planted_password():
     assert not SECRET_LITERAL.search("GRAFANA_ADMIN_PASSWORD=")
     assert not SECRET_LITERAL.search("POSTGRES_PASSWORD: ${DEMO_POSTGRES_PASSWORD:?run make up}")
     assert not SECRET_LITERAL.search('password = values.get(setting.source or "", "")')
+    assert not SECRET_LITERAL.search('env={"REDIS_PASSWORD": passwords["redis"]}')
 
 
 def test_env_example_leaves_every_generated_secret_blank():
