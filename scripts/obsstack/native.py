@@ -212,6 +212,12 @@ class NativeStack:
                     raise NativeStackError(
                         f"{parent} is not searchable by {UNPRIVILEGED_USER}, which PostgreSQL must run as under root: "
                         "use a --state-dir (and checkout) under a world-searchable folder such as /tmp")
+            probe = subprocess.run([self.tool("postgres"), "--version"], capture_output=True, text=True,
+                                   user=UNPRIVILEGED_USER, check=False)
+            if probe.returncode != 0:
+                raise NativeStackError(
+                    f"{UNPRIVILEGED_USER} cannot run {self.tool('postgres')} ({probe.stderr.strip()[:200]}): "
+                    "under root, PostgreSQL runs as nobody, so the checkout must be in a world-searchable folder")
         proc = subprocess.run([self.tool("initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
                                f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8", "--locale=C"],
                               capture_output=True, text=True, user=user, check=False)
