@@ -16,7 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from obsstack import compose, envfile, preflight, validate  # noqa: E402
+import yaml  # noqa: E402
+
+from obsstack import alertmanager_config, compose, envfile, preflight, validate  # noqa: E402
 from obsstack.preflight import Result, Status  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +71,19 @@ def prepare_env(args: argparse.Namespace, env_path: Path, docker_info: dict | st
     if report.appended:
         parts.append(f"added new settings {', '.join(report.appended)}")
     return [Result(".env", Status.PASS, "; ".join(parts) or f"{env_path} complete, nothing changed")]
+
+
+def render_alertmanager(project_dir: Path, env_path: Path) -> list[Result]:
+    """alertmanager/alertmanager.yml + .env + teams.yml -> alertmanager/generated/ (what Alertmanager loads)."""
+    env = envfile.read_env(env_path) if env_path.exists() else {}
+    try:
+        path = alertmanager_config.write(project_dir, env)
+    except alertmanager_config.AlertmanagerConfigError as exc:
+        return [Result("alertmanager", Status.FAIL, str(exc), "fix alertmanager/teams.yml as the message says")]
+    config = yaml.safe_load(path.read_text())
+    channels = sorted({kind.removesuffix("_configs") for r in config["receivers"] for kind in r if kind.endswith("_configs")})
+    detail = f"rendered {path.relative_to(project_dir)}; notifications: {', '.join(channels) or 'none (UIs only: set ALERT_* in .env)'}"
+    return [Result("alertmanager", Status.PASS, detail)]
 
 
 def running_services(project_dir: Path, env_path: Path, command: list[str]) -> set[str]:
@@ -144,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     host = preflight.Host()
     info = host.docker_info()
     results = prepare_env(args, env_path, info)
+    if any(r.status is Status.FAIL for r in results):
+        return report(results, args.json)
+    results += render_alertmanager(args.project_dir, env_path)
     if any(r.status is Status.FAIL for r in results):
         return report(results, args.json)
     project, compose_error = render_project(args, env_path)

@@ -23,7 +23,7 @@ import bcrypt
 import requests
 import yaml
 
-from . import native_config
+from . import alertmanager_config, native_config
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ("webhook_sink", "postgres", "redis", "node_exporter", "postgres_exporter", "redis_exporter",
@@ -191,9 +191,12 @@ class NativeStack:
         write_yaml(self.state / "prometheus/prometheus.yml", prometheus)
         for rules in (ROOT / "prometheus/rules").glob("*.yml"):
             write_yaml(self.state / "rules" / rules.name, native_config.render_rules(yaml.safe_load(rules.read_text()), self.fast))
-        alertmanager = native_config.render_alertmanager(
-            yaml.safe_load((ROOT / "alertmanager/alertmanager.yml").read_text()), sink_url,
-            templates_dir=ROOT / "alertmanager/templates", fast=self.fast)
+        links = self.state / "alertmanager/links.tmpl"
+        links.write_text(alertmanager_config.links_template("http://localhost:3000"))
+        shipped = alertmanager_config.render(yaml.safe_load((ROOT / "alertmanager/alertmanager.yml").read_text()), {},
+                                             alertmanager_config.read_teams(ROOT / "alertmanager/teams.yml"))
+        alertmanager = native_config.render_alertmanager(shipped, sink_url, templates_dir=ROOT / "alertmanager/templates",
+                                                         links_template=links, fast=self.fast)
         write_yaml(self.state / "alertmanager/alertmanager.yml", alertmanager)
         return skipped
 

@@ -145,14 +145,19 @@ def render_rules(rules: dict[str, Any], fast: bool) -> dict[str, Any]:
     return rules
 
 
-def render_alertmanager(config: dict[str, Any], webhook_url: str, *, templates_dir: Path, fast: bool) -> dict[str, Any]:
-    """Every receiver delivers to the webhook sink (its name in the path), so tests see each notification."""
+def render_alertmanager(config: dict[str, Any], webhook_url: str, *, templates_dir: Path, links_template: Path,
+                        fast: bool) -> dict[str, Any]:
+    """From the config setup renders (alertmanager_config.render): every receiver delivers to the
+    webhook sink instead (its name in the path), so tests see each notification."""
     config = copy.deepcopy(config)
+    config.pop("global", None)  # SMTP settings: no e-mail natively
+    config["global"] = {"resolve_timeout": "5m"}
     for receiver in config.get("receivers", []):
         for key in [k for k in receiver if k.endswith("_configs")]:
             del receiver[key]
         receiver["webhook_configs"] = [{"url": f"{webhook_url}/{receiver['name']}", "send_resolved": True}]
-    config["templates"] = [str(templates_dir / Path(pattern).name) for pattern in config.get("templates", [])]
+    config["templates"] = [str(links_template) if pattern == "links.tmpl" else str(templates_dir / Path(pattern).name)
+                           for pattern in config.get("templates", [])]
     if fast:
         def shorten(route: dict[str, Any]) -> None:
             for key in ("group_wait", "group_interval"):

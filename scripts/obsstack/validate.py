@@ -6,6 +6,7 @@ installed, else from the very images docker-compose.yml pins, run once with `doc
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 from collections.abc import Iterable
@@ -153,8 +154,8 @@ def validate(root: Path, project: dict[str, Any] | None, compose_error: str | No
     checks = [
         ("promtool", ["check", "config", "--lint=all", "prometheus/prometheus.yml"], "prometheus/prometheus.yml",
          "prometheus.yml and its rules"),
-        ("amtool", ["check-config", "alertmanager/alertmanager.yml"], "alertmanager/alertmanager.yml",
-         "alertmanager.yml and its templates"),
+        ("amtool", ["check-config", "alertmanager/generated/alertmanager.yml"], "alertmanager/generated/alertmanager.yml",
+         "alertmanager.yml (rendered) and its templates"),
         ("blackbox_exporter", ["--config.check", "--config.file=blackbox/blackbox.yml"], "blackbox/blackbox.yml",
          "blackbox.yml"),
     ]
@@ -168,9 +169,27 @@ def validate(root: Path, project: dict[str, Any] | None, compose_error: str | No
         if code == 0:
             results.append(Result(name, Status.PASS, f"{what} valid ({source})"))
         else:
-            results.append(Result(name, Status.FAIL, f"{checked}:\n      " + "\n      ".join(problem_lines(output)),
+            lines = problem_lines(output) + source_lines(root, checked, output)
+            results.append(Result(name, Status.FAIL, f"{checked}:\n      " + "\n      ".join(lines),
                                   "fix the file and line named above"))
     return results
+
+
+RENDERED_FROM = {"alertmanager/generated/alertmanager.yml": "alertmanager/alertmanager.yml"}
+
+
+def source_lines(root: Path, checked: str, output: str) -> list[str]:
+    """For a rendered file, point at the line of its source that holds the offending field."""
+    source = RENDERED_FROM.get(checked)
+    if source is None:
+        return []
+    found = []
+    lines = (root / source).read_text().splitlines()
+    for field in re.findall(r"field (\S+) not found", output):
+        for number, line in enumerate(lines, start=1):
+            if re.match(rf"^\s*(- )?{re.escape(field)}:", line):
+                found.append(f"{source}:{number}: field {field} not found (the rendered file comes from here)")
+    return found
 
 
 def problem_lines(output: str) -> list[str]:

@@ -188,6 +188,48 @@ def test_faults_are_detected_delivered_and_resolved(native):
     print(f"\nfast-mode delivery, seconds after injection: {fired}; after recovery: {resolved}")
 
 
+def post_alerts(native: NativeRun, alerts: list[dict]) -> None:
+    response = requests.post(f"{native.url('alertmanager')}/api/v2/alerts", json=alerts,
+                             auth=native.auth("alertmanager"), timeout=5)
+    assert response.status_code == 200, response.text
+
+
+def test_inhibition_rules_hold_in_the_real_alertmanager(native):
+    """TargetDown silences the symptoms on its target; critical silences warning of the same alert."""
+    tag = f"inhibit-{time.time_ns()}"
+    since = time.time()
+    target = {"job": "redis", "instance": tag}
+    post_alerts(native, [
+        {"labels": {"alertname": "TargetDown", "severity": "warning", **target}},
+        {"labels": {"alertname": "RedisHighMemory", "severity": "warning", **target}},
+        {"labels": {"alertname": "DiskSlow", "severity": "critical", "instance": tag}},
+        {"labels": {"alertname": "DiskSlow", "severity": "warning", "instance": tag}},
+    ])
+    deadline = time.monotonic() + 30
+    states: dict[tuple[str, str], dict] = {}
+    while time.monotonic() < deadline:
+        alerts = requests.get(f"{native.url('alertmanager')}/api/v2/alerts", auth=native.auth("alertmanager"),
+                              params={"filter": f'instance="{tag}"'}, timeout=5).json()
+        states = {(a["labels"]["alertname"], a["labels"]["severity"]): a["status"] for a in alerts}
+        if len(states) == 4 and states[("RedisHighMemory", "warning")]["state"] == "suppressed" \
+                and states[("DiskSlow", "warning")]["state"] == "suppressed":
+            break
+        time.sleep(0.5)
+    assert states[("TargetDown", "warning")]["state"] == "active", states
+    assert states[("DiskSlow", "critical")]["state"] == "active", states
+    assert states[("RedisHighMemory", "warning")]["state"] == "suppressed", states
+    assert states[("DiskSlow", "warning")]["state"] == "suppressed", states
+    # and only the active ones are delivered
+    delivered: set[tuple[str, str]] = set()
+    while time.monotonic() < deadline + 30 and len(delivered) < 2:
+        for entry in native.notifications():
+            if entry["received_at"] >= since:
+                delivered |= {(a["labels"]["alertname"], a["labels"]["severity"]) for a in entry["body"]["alerts"]
+                              if a["labels"].get("instance") == tag}
+        time.sleep(0.5)
+    assert delivered == {("TargetDown", "warning"), ("DiskSlow", "critical")}
+
+
 def test_zz_down_stops_everything_and_leaves_no_process(native):
     pids = json.loads((native.state / "pids.json").read_text())
     proc = cli("down", state=native.state)

@@ -108,7 +108,7 @@ BROKEN = {
                                  ["prometheus/prometheus.yml", "line {line}: field scrape_intervall not found"]),
     "unknown Alertmanager field": ("alertmanager/alertmanager.yml", "  group_wait: 30s\n",
                                    "  group_wait: 30s\n  group_wiat: 30s\n",
-                                   ["alertmanager/alertmanager.yml", "field group_wiat not found"]),
+                                   ["alertmanager/alertmanager.yml:{line}: field group_wiat not found"]),
     "bad rule": ("prometheus/rules/meta.yml", "expr: vector(1)", "expr: vector(1",
                  ["prometheus/rules/meta.yml", "parse error"]),
     "unknown blackbox field": ("blackbox/blackbox.yml", "    prober: tcp\n", "    prober: tcp\n    timeoutt: 5s\n",
