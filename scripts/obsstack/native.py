@@ -30,7 +30,7 @@ COMPONENTS = ("webhook_sink", "postgres", "redis", "node_exporter", "postgres_ex
               "blackbox_exporter", "gpu_exporter", "demo_app", "alertmanager", "prometheus")
 # compose service:port -> the component that stands in for it natively
 COMPOSE_ADDRESSES = {
-    "localhost:9090": "prometheus", "alertmanager:9093": "alertmanager", "node-exporter:9100": "node_exporter",
+    "localhost:9090": "prometheus", "prometheus:9090": "prometheus", "alertmanager:9093": "alertmanager", "node-exporter:9100": "node_exporter",
     "postgres-exporter:9187": "postgres_exporter", "redis-exporter:9121": "redis_exporter",
     "blackbox-exporter:9115": "blackbox_exporter", "gpu-exporter:9835": "gpu_exporter", "demo-app:8000": "demo_app",
 }

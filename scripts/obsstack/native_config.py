@@ -54,9 +54,16 @@ def replace_flags(flags: list[str], replacements: dict[str, str | None]) -> list
     return out
 
 
-def map_target(target: str, addresses: dict[str, str]) -> str | None:
-    """compose `service:port` -> native `127.0.0.1:port`; None for a service not run natively."""
-    return addresses.get(target)
+HOST_PORT = re.compile(r"(?<![\w.-])([a-z][a-z0-9-]*):(\d+)")
+
+
+def map_addresses(text: str, addresses: dict[str, str]) -> str | None:
+    """Every compose `service:port` in ``text`` (a target, a URL, a relabel replacement) -> its
+    native address; None when one of them does not run natively."""
+    unmapped = [m[0] for m in HOST_PORT.finditer(text) if m[0] not in addresses]
+    if unmapped:
+        return None
+    return HOST_PORT.sub(lambda m: addresses[m[0]], text)
 
 
 def render_prometheus(config: dict[str, Any], addresses: dict[str, str], *, web_dir: Path, rules_dir: Path,
@@ -88,9 +95,17 @@ def render_prometheus(config: dict[str, Any], addresses: dict[str, str], *, web_
             job.pop("scrape_timeout", None)
         statics = []
         for static in job.pop("static_configs", []):
-            mapped = [addresses[t] for t in static["targets"] if t in addresses]
+            mapped = [m for m in (map_addresses(t, addresses) for t in static["targets"]) if m is not None]
             if mapped:
                 statics.append({**static, "targets": mapped})
+        relabels = []
+        for relabel in job.get("relabel_configs", []):
+            replacement = relabel.get("replacement")
+            if isinstance(replacement, str) and HOST_PORT.search(replacement):
+                relabel = {**relabel, "replacement": map_addresses(replacement, addresses) or replacement}
+            relabels.append(relabel)
+        if relabels:
+            job["relabel_configs"] = relabels
         for dns in job.pop("dns_sd_configs", []):
             mapped = [addresses[f"{name}:{dns['port']}"] for name in dns["names"] if f"{name}:{dns['port']}" in addresses]
             if mapped:

@@ -75,7 +75,7 @@ def test_up_prints_and_writes_every_component(native):
         assert len(native.auth(name)) == 2
     assert native.endpoints["fast"] is True
     # Services that only exist in compose are left out of the scrape config, with the reason.
-    assert set(native.endpoints["skipped_jobs"]) == {"cadvisor", "dcgm"}
+    assert set(native.endpoints["skipped_jobs"]) == {"cadvisor", "dcgm", "grafana", "jaeger", "blackbox-http-optional"}
     for name in expected:
         assert (native.state / "logs" / f"{name}.log").exists()
 
@@ -111,7 +111,8 @@ def test_every_target_up_and_every_rule_healthy(native):
     auth = native.auth("prometheus")
     targets = requests.get(f"{native.url('prometheus')}/api/v1/targets", auth=auth, timeout=5).json()["data"]["activeTargets"]
     jobs = {t["labels"]["job"] for t in targets}
-    assert jobs == {"prometheus", "alertmanager", "node", "postgres", "redis", "gpu-exporter", "blackbox-exporter", "demo-app"}
+    assert jobs == {"prometheus", "alertmanager", "node", "postgres", "redis", "gpu-exporter", "blackbox-exporter",
+                    "demo-app", "blackbox-http"}
     assert all(t["health"] == "up" for t in targets), [(t["labels"]["job"], t["lastError"]) for t in targets]
     groups = requests.get(f"{native.url('prometheus')}/api/v1/rules", auth=auth, timeout=5).json()["data"]["groups"]
     rules = [r for g in groups for r in g["rules"]]
