@@ -42,12 +42,6 @@ def test_promtool_check_rules(tool):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_amtool_check_config(tool):
-    proc = run(tool("amtool"), "check-config", "alertmanager/alertmanager.yml")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 templates" in proc.stdout  # the template glob matched our file
-
-
 def test_blackbox_config_check(tool):
     proc = run(tool("blackbox_exporter"), "--config.check", "--config.file=blackbox/blackbox.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
