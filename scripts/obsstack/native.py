@@ -190,7 +190,8 @@ class NativeStack:
             rules_dir=self.state / "rules", targets_dir=ROOT / "prometheus/targets", fast=self.fast)
         write_yaml(self.state / "prometheus/prometheus.yml", prometheus)
         for rules in (ROOT / "prometheus/rules").glob("*.yml"):
-            write_yaml(self.state / "rules" / rules.name, native_config.render_rules(yaml.safe_load(rules.read_text()), self.fast))
+            write_yaml(self.state / "rules" / rules.name,
+                       native_config.render_rules(yaml.safe_load(rules.read_text()), self.fast, set(skipped)))
         links = self.state / "alertmanager/links.tmpl"
         links.write_text(alertmanager_config.links_template("http://localhost:3000"))
         shipped = alertmanager_config.render(yaml.safe_load((ROOT / "alertmanager/alertmanager.yml").read_text()), {},

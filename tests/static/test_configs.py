@@ -158,7 +158,7 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test():
     fires, silent = set(), set()
     for path in (ROOT / "prometheus/tests").glob("*.test.yml"):
         for case in yaml.safe_load(path.read_text())["tests"]:
-            for check in case.get("alert_rule_test", []):
+            for check in case.get("alert_rule_test") or []:
                 (fires if check.get("exp_alerts") else silent).add(check["alertname"])
     assert alerts - fires == set(), f"no firing test: {sorted(alerts - fires)}"
     assert alerts - silent - {"Watchdog"} == set(), f"no must-not-fire test: {sorted(alerts - silent)}"
