@@ -233,6 +233,30 @@ def test_inhibition_rules_hold_in_the_real_alertmanager(native):
     assert delivered == {("TargetDown", "warning"), ("DiskSlow", "critical")}
 
 
+def test_failed_config_reloads_are_detected_and_resolved(native):
+    """Prometheus and Alertmanager themselves: a broken config file and a reload, then the fix."""
+    files = {"prometheus": native.state / "prometheus/prometheus.yml",
+             "alertmanager": native.state / "alertmanager/alertmanager.yml"}
+    good = {name: path.read_text() for name, path in files.items()}
+    broken_at = time.time()
+    try:
+        for name, path in files.items():
+            path.write_text(good[name] + "\nthis_is_not_a_valid_field: true\n")
+            response = requests.post(f"{native.url(name)}/-/reload", auth=native.auth(name), timeout=10)
+            assert response.status_code >= 400, f"{name} accepted a broken config"
+        wanted = {"PrometheusBadConfig": {"severity": "critical", "job": "prometheus"},
+                  "AlertmanagerFailedReload": {"severity": "critical", "job": "alertmanager"}}
+        fired = wait_for(native, broken_at, "firing", wanted)
+    finally:
+        fixed_at = time.time()
+        for name, path in files.items():
+            path.write_text(good[name])
+            response = requests.post(f"{native.url(name)}/-/reload", auth=native.auth(name), timeout=10)
+            assert response.status_code == 200, response.text
+    resolved = wait_for(native, fixed_at, "resolved", wanted)
+    print(f"\nfast-mode delivery: {fired}; resolved: {resolved}")
+
+
 def test_zz_down_stops_everything_and_leaves_no_process(native):
     pids = json.loads((native.state / "pids.json").read_text())
     proc = cli("down", state=native.state)
