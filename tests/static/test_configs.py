@@ -162,3 +162,28 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test():
                 (fires if check.get("exp_alerts") else silent).add(check["alertname"])
     assert alerts - fires == set(), f"no firing test: {sorted(alerts - fires)}"
     assert alerts - silent - {"Watchdog"} == set(), f"no must-not-fire test: {sorted(alerts - silent)}"
+
+
+def test_every_recording_rule_is_unit_tested():
+    """Each recording rule is checked by a promql_expr_test, or read by an alert (tested above)."""
+    records, alert_exprs, tested = set(), "", ""
+    for path in (ROOT / "prometheus/rules").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    records.add(rule["record"])
+                else:
+                    alert_exprs += rule["expr"]
+    for path in (ROOT / "prometheus/tests").glob("*.test.yml"):
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            tested += " ".join(check["expr"] for check in case.get("promql_expr_test") or [])
+    # a record read by another tested record counts too
+    record_exprs = {rule["record"]: rule["expr"] for path in (ROOT / "prometheus/rules").glob("*.yml")
+                    for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "record" in rule}
+    covered = {r for r in records if r in tested or r in alert_exprs}
+    while True:
+        more = {r for r in records - covered if any(r in record_exprs[c] for c in covered)}
+        if not more:
+            break
+        covered |= more
+    assert records - covered == set(), f"untested recording rules: {sorted(records - covered)}"
