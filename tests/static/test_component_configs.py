@@ -129,10 +129,21 @@ def test_kibana_uses_the_service_account_not_the_superuser():
         assert config[key].startswith("${"), key
 
 
-def test_dcgm_counters_csv_is_well_formed():
-    rows = [line for line in (ROOT / "dcgm/counters.csv").read_text().splitlines() if line and not line.startswith("#")]
+@pytest.mark.parametrize("name", ["counters.csv", "counters-profiling.csv"])
+def test_dcgm_counters_csv_is_well_formed(name):
+    rows = [line for line in (ROOT / "dcgm" / name).read_text().splitlines() if line and not line.startswith("#")]
     assert rows
     for row in rows:
         field, kind, help_text = (part.strip() for part in row.split(",", 2))
-        assert field.startswith("DCGM_FI_") and kind in ("gauge", "counter") and help_text, row
-        assert not field.startswith("DCGM_FI_PROF_"), "profiling fields need CAP_SYS_ADMIN"
+        assert field.startswith(("DCGM_FI_", "DCGM_EXP_")) and kind in ("gauge", "counter") and help_text, row
+        if name == "counters.csv":
+            assert not field.startswith("DCGM_FI_PROF_"), "profiling fields need CAP_SYS_ADMIN"
+
+
+def test_dcgm_collects_what_the_gpu_rules_read():
+    fields = {line.split(",")[0].strip() for line in (ROOT / "dcgm/counters.csv").read_text().splitlines()
+              if line and not line.startswith("#")}
+    exprs = " ".join(str(rule["expr"]) for group in yaml.safe_load((ROOT / "prometheus/rules/gpu.yml").read_text())["groups"]
+                     for rule in group["rules"])
+    used = set(re.findall(r"DCGM_(?:FI|EXP)_[A-Z_]+", exprs))
+    assert used and used <= fields, f"rules read fields dcgm does not collect: {sorted(used - fields)}"
