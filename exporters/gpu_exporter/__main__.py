@@ -1,4 +1,6 @@
-"""Command line: gpu-exporter [--listen HOST:PORT] [--log-level LEVEL]."""
+"""Prometheus exporter for NVIDIA GPUs (NVML) and the processes using them.
+
+Every flag also reads an environment variable (GPU_EXPORTER_<FLAG>)."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +15,7 @@ import pynvml
 from prometheus_client import CollectorRegistry
 
 from . import __version__
-from .nvml_collector import NvmlCollector
+from .exporter import Config, Exporter
 from .server import serve
 from .simulated import SimulatedNvml
 
@@ -25,6 +27,15 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r} (e.g. 0.0.0.0:9835)")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"GPU_EXPORTER_{name}", default)
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _env(name, "")
+    return default if not value else value.lower() in ("1", "true", "yes", "on")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +52,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulate", type=int, default=int(os.environ.get("GPU_EXPORTER_SIMULATE", "0")), metavar="N",
         help="serve N simulated GPUs instead of NVML, for demos without GPUs (env GPU_EXPORTER_SIMULATE; default off)",
     )
+    parser.add_argument(
+        "--interval", type=float, default=float(_env("INTERVAL", "0")), metavar="SECONDS",
+        help="collect every SECONDS in the background; 0 collects on scrape (env GPU_EXPORTER_INTERVAL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--deadline", type=float, default=float(_env("DEADLINE", "5")), metavar="SECONDS",
+        help="answer a scrape with gpu_exporter_up 0 (reason Timeout) when NVML takes longer (env GPU_EXPORTER_DEADLINE; default %(default)s)",
+    )
+    parser.add_argument(
+        "--processes", action=argparse.BooleanOptionalAction, default=_flag("PROCESSES", True),
+        help="per-process GPU memory and utilisation (env GPU_EXPORTER_PROCESSES; default on)",
+    )
+    parser.add_argument(
+        "--max-processes", type=int, default=int(_env("MAX_PROCESSES", "100")), metavar="N",
+        help="at most N process series per scrape, the largest by memory (env GPU_EXPORTER_MAX_PROCESSES; default %(default)s)",
+    )
+    parser.add_argument(
+        "--pcie-throughput", action=argparse.BooleanOptionalAction, default=_flag("PCIE_THROUGHPUT", False),
+        help="PCIe tx/rx throughput; NVML blocks ~20 ms per direction and GPU (env GPU_EXPORTER_PCIE_THROUGHPUT; default off)",
+    )
+    parser.add_argument(
+        "--xid", action=argparse.BooleanOptionalAction, default=_flag("XID", False),
+        help="count Xid errors from an NVML event thread (env GPU_EXPORTER_XID; default off)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -50,12 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     listen = args.listen if isinstance(args.listen, tuple) else parse_listen(args.listen)
     registry = CollectorRegistry(auto_describe=False)
+    config = Config(interval=args.interval, deadline=args.deadline, processes=args.processes,
+                    max_processes=args.max_processes, pcie_throughput=args.pcie_throughput, xid=args.xid)
     if args.simulate > 0:
         LOG.warning("SIMULATED GPUs: serving %d fake devices, not NVML", args.simulate)
-        collector = NvmlCollector(SimulatedNvml(args.simulate), backend="simulated")
+        sim = SimulatedNvml(args.simulate)
+        exporter = Exporter(sim, backend="simulated", config=config, resolve=sim.process_info)
     else:
-        collector = NvmlCollector(pynvml)
-    registry.register(collector)
+        exporter = Exporter(pynvml, config=config)
+    exporter.register(registry)
+    exporter.start()
     server = serve(registry, *listen)
     LOG.info("gpu-exporter %s serving on %s:%d", __version__, *listen)
 
@@ -69,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.server_close()
-        collector.close()
+        exporter.close()
     return 0
 
 

@@ -1,30 +1,179 @@
 """A simulated NVML for demos and the native stack on machines without GPUs. Off unless asked
-(--simulate N); its series carry backend="simulated" on gpu_exporter_backend so no one mistakes them."""
+(--simulate N); its series carry backend="simulated" on gpu_exporter_backend so no one mistakes them.
+
+Values are deterministic functions of the GPU index and a slowly moving phase (time), so dashboards
+move but tests can pin ``clock``."""
 from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
 import pynvml
 
 NVMLError = pynvml.NVMLError
+GIB = 1024 ** 3
+
+
+class _Handle:
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
 
 
 class SimulatedNvml:
-    """The slice of the pynvml module API the collectors call, answering for ``count`` GPUs."""
+    """The slice of the pynvml module API the exporter calls, answering for ``count`` GPUs and
+    ``processes`` GPU processes spread over them (PIDs from 100000, names like train-3)."""
 
     NVMLError = pynvml.NVMLError
+    NVMLError_Timeout = pynvml.NVMLError_Timeout
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, processes: int = 0, clock: Callable[[], float] = time.time) -> None:
         self.count = count
-        self.initialised = False
+        self.processes = processes if processes else 2 * count
+        self.clock = clock
+        self.initialised = 0
+        self._handles = [_Handle(i) for i in range(count)]
+
+    # ------------------------------------------------------------------ session
+    def _check(self) -> None:
+        if not self.initialised:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
 
     def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
-        self.initialised = True
+        self.initialised += 1
 
     def nvmlShutdown(self) -> None:  # noqa: N802
-        if not self.initialised:
-            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
-        self.initialised = False
+        self._check()
+        self.initialised -= 1
+
+    def nvmlSystemGetDriverVersion(self) -> str:  # noqa: N802
+        return "550.54.15"
+
+    def nvmlSystemGetCudaDriverVersion(self) -> int:  # noqa: N802
+        return 12040
 
     def nvmlDeviceGetCount(self) -> int:  # noqa: N802
-        if not self.initialised:
-            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+        self._check()
         return self.count
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> _Handle:  # noqa: N802
+        self._check()
+        if not 0 <= index < self.count:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return self._handles[index]
+
+    # ------------------------------------------------------------------ static
+    def nvmlDeviceGetUUID(self, h: _Handle) -> str:  # noqa: N802
+        return f"GPU-5151{h.index:04x}-0000-4000-8000-00000000{h.index:04x}"
+
+    def nvmlDeviceGetName(self, h: _Handle) -> str:  # noqa: N802
+        return "Simulated NVIDIA H100 80GB HBM3"
+
+    def nvmlDeviceGetPciInfo(self, h: _Handle) -> SimpleNamespace:  # noqa: N802
+        return SimpleNamespace(busId=f"00000000:{0x18 + h.index:02X}:00.0")
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h: _Handle) -> int:  # noqa: N802
+        return 700_000
+
+    # ------------------------------------------------------------------ dynamic
+    def _wave(self, h: _Handle, period: float = 300.0) -> float:
+        """0..1, a different phase per GPU."""
+        return 0.5 + 0.5 * math.sin(2 * math.pi * (self.clock() / period + h.index / 7))
+
+    def nvmlDeviceGetUtilizationRates(self, h: _Handle) -> SimpleNamespace:  # noqa: N802
+        w = self._wave(h)
+        return SimpleNamespace(gpu=int(20 + 75 * w), memory=int(10 + 50 * w))
+
+    def nvmlDeviceGetEncoderUtilization(self, h: _Handle) -> list[int]:  # noqa: N802
+        return [0, 167000]
+
+    def nvmlDeviceGetDecoderUtilization(self, h: _Handle) -> list[int]:  # noqa: N802
+        return [0, 167000]
+
+    def nvmlDeviceGetMemoryInfo(self, h: _Handle, version: int | None = None) -> SimpleNamespace:  # noqa: N802
+        total, reserved = 80 * GIB, 512 * 1024 ** 2
+        used = int((10 + 60 * self._wave(h, 900)) * GIB)
+        return SimpleNamespace(total=total, reserved=reserved, used=used, free=total - reserved - used)
+
+    def nvmlDeviceGetTemperature(self, h: _Handle, sensor: int) -> int:  # noqa: N802
+        return int(40 + 35 * self._wave(h))
+
+    def nvmlDeviceGetFieldValues(self, h: _Handle, ids: list[int]) -> list[SimpleNamespace]:  # noqa: N802
+        return [SimpleNamespace(fieldId=i, nvmlReturn=pynvml.NVML_SUCCESS, valueType=pynvml.NVML_VALUE_TYPE_UNSIGNED_INT,
+                                value=SimpleNamespace(uiVal=int(45 + 30 * self._wave(h)))) for i in ids]
+
+    def nvmlDeviceGetPowerUsage(self, h: _Handle) -> int:  # noqa: N802
+        return int(90_000 + 580_000 * self._wave(h))
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h: _Handle) -> int:  # noqa: N802
+        return int((self.clock() % 10**7) * 400_000) + 1_234_567 * (h.index + 1)      # mJ, increasing
+
+    def nvmlDeviceGetClockInfo(self, h: _Handle, clock: int) -> int:  # noqa: N802
+        return 2619 if clock == pynvml.NVML_CLOCK_MEM else int(1100 + 880 * self._wave(h))
+
+    def nvmlDeviceGetFanSpeed(self, h: _Handle) -> int:  # noqa: N802
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)       # passively cooled, like an SXM H100
+
+    def nvmlDeviceGetPerformanceState(self, h: _Handle) -> int:  # noqa: N802
+        return 0
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, h: _Handle) -> int:  # noqa: N802
+        w = self._wave(h)
+        if w > 0.9:
+            return pynvml.nvmlClocksEventReasonSwPowerCap
+        return pynvml.nvmlClocksEventReasonGpuIdle if w < 0.1 else 0
+
+    def nvmlDeviceGetPcieReplayCounter(self, h: _Handle) -> int:  # noqa: N802
+        return 0
+
+    def nvmlDeviceGetTotalEccErrors(self, h: _Handle, error_type: int, counter_type: int) -> int:  # noqa: N802
+        return 2 if error_type == pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED and h.index == 1 else 0
+
+    def nvmlDeviceGetRemappedRows(self, h: _Handle) -> tuple[int, int, int, int]:  # noqa: N802
+        return (0, 0, 0, 0)
+
+    def nvmlDeviceGetRetiredPages(self, h: _Handle, cause: int) -> list[int]:  # noqa: N802
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)       # Ampere and later remap rows instead
+
+    def nvmlDeviceGetRetiredPagesPendingStatus(self, h: _Handle) -> int:  # noqa: N802
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+
+    def nvmlDeviceGetPcieThroughput(self, h: _Handle, counter: int) -> int:  # noqa: N802
+        return int(1_000_000 * self._wave(h))            # KB/s
+
+    # ------------------------------------------------------------------ processes
+    def _pids(self, h: _Handle) -> list[int]:
+        return [100000 + i for i in range(self.processes) if i % max(self.count, 1) == h.index]
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h: _Handle) -> list[SimpleNamespace]:  # noqa: N802
+        return [SimpleNamespace(pid=pid, usedGpuMemory=(1 + pid % 8) * GIB // 2) for pid in self._pids(h)]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, h: _Handle) -> list[SimpleNamespace]:  # noqa: N802
+        return []
+
+    def nvmlDeviceGetProcessUtilization(self, h: _Handle, last: int) -> list[SimpleNamespace]:  # noqa: N802
+        ts = int(self.clock() * 1e6)
+        return [SimpleNamespace(pid=pid, smUtil=pid % 50, memUtil=pid % 20, timeStamp=ts) for pid in self._pids(h)]
+
+    @staticmethod
+    def process_info(pid: int) -> tuple[str, str]:
+        """Stands in for /proc: a name and a container id for a simulated PID."""
+        return f"train-{pid % 10}", f"{pid * 2654435761 % 2**48:012x}"
+
+    # ------------------------------------------------------------------ events
+    def nvmlEventSetCreate(self) -> object:  # noqa: N802
+        return object()
+
+    def nvmlDeviceRegisterEvents(self, h: _Handle, types: int, event_set: object) -> None:  # noqa: N802
+        return None
+
+    def nvmlEventSetWait(self, event_set: object, timeout_ms: int) -> Any:  # noqa: N802
+        time.sleep(timeout_ms / 1000)
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+
+    def nvmlEventSetFree(self, event_set: object) -> None:  # noqa: N802
+        return None

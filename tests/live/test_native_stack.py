@@ -257,6 +257,24 @@ def test_failed_config_reloads_are_detected_and_resolved(native):
     print(f"\nfast-mode delivery: {fired}; resolved: {resolved}")
 
 
+def test_prometheus_scrapes_the_gpu_exporter(native):
+    """The native stack's exporter serves 2 simulated GPUs; Prometheus stores their series."""
+    auth = native.auth("prometheus")
+    for expr, expected in (('count(gpu_utilization_ratio{job="gpu-exporter"})', "2"),
+                           ('gpu_exporter_backend{job="gpu-exporter", backend="simulated"}', "1"),
+                           ('max(gpu_exporter_up{job="gpu-exporter"})', "1")):
+        deadline = time.monotonic() + 30
+        value = None
+        while time.monotonic() < deadline:
+            result = requests.get(f"{native.url('prometheus')}/api/v1/query", params={"query": expr}, auth=auth,
+                                  timeout=5).json()["data"]["result"]
+            value = result[0]["value"][1] if result else None
+            if value == expected:
+                break
+            time.sleep(1)
+        assert value == expected, (expr, value)
+
+
 def test_zz_down_stops_everything_and_leaves_no_process(native):
     pids = json.loads((native.state / "pids.json").read_text())
     proc = cli("down", state=native.state)

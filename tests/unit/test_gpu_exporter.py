@@ -1,45 +1,94 @@
-"""The exporter's NVML collector and HTTP server, against a fake NVML that raises pynvml's own errors."""
+"""The GPU exporter against a fake NVML that raises pynvml's own NVMLError subclasses."""
 from __future__ import annotations
 
+import logging
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from types import SimpleNamespace
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pynvml
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from conftest import ROOT
-from gpu_exporter.__main__ import parse_listen
-from gpu_exporter.nvml_collector import NvmlCollector
+from gpu_exporter.__main__ import build_parser, parse_listen
+from gpu_exporter.exporter import Config, Exporter
+from gpu_exporter.procinfo import ProcResolver, container_id
+from gpu_exporter.simulated import SimulatedNvml
+from gpu_exporter.xid import XidWatcher
+
+GOLDEN = ROOT / "tests" / "fixtures" / "gpu" / "two_gpus.prom"
+PROMTOOL = ROOT / ".tools" / "bin" / "promtool"
+T0 = 1_700_000_000.0
 
 
-def fake_nvml(init_error: int | None = None, count: int = 2) -> SimpleNamespace:
-    """The slice of the pynvml API the collector calls; errors are the library's real subclasses."""
-    calls = {"init": 0, "shutdown": 0}
+class FakeNvml:
+    """SimulatedNvml's answers (fixed clock) with injectable failures, counted calls and hangs.
 
-    def nvmlInit() -> None:
-        calls["init"] += 1
-        if init_error is not None:
-            raise pynvml.NVMLError(init_error)
+    ``errors[(function, gpu index or None)] = NVML_ERROR_*`` makes that call raise the real subclass.
+    """
 
-    def nvmlShutdown() -> None:
-        calls["shutdown"] += 1
+    NVMLError = pynvml.NVMLError
 
-    return SimpleNamespace(NVMLError=pynvml.NVMLError, nvmlInit=nvmlInit, nvmlShutdown=nvmlShutdown,
-                           nvmlDeviceGetCount=lambda: count, calls=calls)
+    def __init__(self, count: int = 2, processes: int = 4) -> None:
+        self.sim = SimulatedNvml(count, processes=processes, clock=lambda: T0)
+        self.errors: dict[tuple[str, int | None], int] = {}
+        self.calls: dict[str, int] = {}
+        self.hang: threading.Event | None = None       # set: calls block until it is cleared... see hang_on
+        self.hang_on: str | None = None
+        self.events: list[tuple[int, int]] = []        # (gpu index, xid) for nvmlEventSetWait
+
+    def __getattr__(self, name: str):
+        target = getattr(self.sim, name)
+        if not callable(target) or not name.startswith("nvml"):
+            return target
+
+        def call(*args, **kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            index = getattr(args[0], "index", None) if args else None
+            code = self.errors.get((name, index), self.errors.get((name, None)))
+            if code is not None:
+                raise pynvml.NVMLError(code)
+            if self.hang_on == name and self.hang is not None:
+                self.hang.wait()
+            return target(*args, **kwargs)
+        return call
+
+    def nvmlEventSetWait(self, event_set, timeout_ms):  # noqa: N802
+        if self.events:
+            index, xid = self.events.pop(0)
+            return type("Data", (), {"eventType": pynvml.nvmlEventTypeXidCriticalError, "eventData": xid,
+                                     "device": self.sim.nvmlDeviceGetHandleByIndex(index)})()
+        time.sleep(0.01)
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
 
 
-def scrape(collector: NvmlCollector) -> str:
+def make(nvml=None, **config) -> Exporter:
+    nvml = nvml or FakeNvml()
+    config.setdefault("max_age", 3600)
+    return Exporter(nvml, config=Config(**config), resolve=SimulatedNvml.process_info)
+
+
+def scrape(exporter: Exporter, refresh: bool = True) -> str:
+    if refresh:
+        exporter.collection.get(refresh=True)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    exporter.register(registry)
     return generate_latest(registry).decode()
 
 
+def series(text: str, name: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(name + "{") or line.startswith(name + " ")]
+
+
+# ------------------------------------------------------------------ NVML absent / present
 def test_real_errors_are_subclasses():
     assert type(pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)).__name__ == "NVMLError_LibraryNotFound"
 
@@ -49,36 +98,288 @@ def test_real_errors_are_subclasses():
     (pynvml.NVML_ERROR_DRIVER_NOT_LOADED, "DriverNotLoaded"),
     (pynvml.NVML_ERROR_NO_PERMISSION, "NoPermission"),
 ])
-def test_without_nvml_the_exporter_reports_up_0_with_the_reason(code, reason):
-    nvml = fake_nvml(init_error=code)
-    text = scrape(NvmlCollector(nvml))
+def test_without_nvml_the_exporter_reports_up_0_with_the_reason(code, reason, caplog):
+    nvml = FakeNvml()
+    nvml.errors[("nvmlInit", None)] = code
+    with caplog.at_level(logging.WARNING):
+        text = scrape(make(nvml))
     assert f'gpu_exporter_up{{reason="{reason}"}} 0.0' in text
-    assert "gpu_exporter_devices" not in text
+    assert "gpu_exporter_devices" not in text and "gpu_info" not in text
+    assert f"NVML unavailable ({reason})" in caplog.text
 
 
-def test_with_nvml_it_reports_up_and_devices():
-    nvml = fake_nvml(count=4)
-    collector = NvmlCollector(nvml)
-    text = scrape(collector)
+def test_the_real_library_is_absent_here_and_nothing_raises():
+    text = scrape(Exporter(pynvml, config=Config(max_age=3600)))
+    assert re.search(r'gpu_exporter_up\{reason="(LibraryNotFound|DriverNotLoaded)"\} 0.0', text) or "reason=\"\"" in text
+
+
+def test_zero_gpus_is_up_with_zero_devices(caplog):
+    with caplog.at_level(logging.WARNING):
+        text = scrape(make(FakeNvml(count=0)))
     assert 'gpu_exporter_up{reason=""} 1.0' in text
-    assert "gpu_exporter_devices 4.0" in text
-    scrape(collector)
-    assert nvml.calls["init"] == 1, "NVML is initialised once per session"
-    collector.close()
-    assert nvml.calls["shutdown"] == 1
+    assert "gpu_exporter_devices 0.0" in text
+    assert "reports no GPU" in caplog.text
 
 
-def test_unavailable_nvml_is_retried_next_scrape():
-    nvml = fake_nvml(init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
-    collector = NvmlCollector(nvml)
-    scrape(collector)
-    scrape(collector)
-    assert nvml.calls["init"] == 2
+def test_nvml_is_initialised_once_per_session_and_static_data_cached():
+    nvml = FakeNvml(count=4)
+    exporter = make(nvml)
+    text = scrape(exporter)
+    assert 'gpu_exporter_up{reason=""} 1.0' in text and "gpu_exporter_devices 4.0" in text
+    scrape(exporter)
+    scrape(exporter)
+    assert nvml.calls["nvmlInit"] == 1
+    assert nvml.calls["nvmlDeviceGetName"] == 4 and nvml.calls["nvmlDeviceGetEnforcedPowerLimit"] == 4
+    assert nvml.calls["nvmlDeviceGetPowerUsage"] == 12
+    exporter.close()
+    assert nvml.calls["nvmlShutdown"] == 1
 
 
+def test_unavailable_nvml_is_retried_next_collection():
+    nvml = FakeNvml()
+    nvml.errors[("nvmlInit", None)] = pynvml.NVML_ERROR_DRIVER_NOT_LOADED
+    exporter = make(nvml)
+    scrape(exporter)
+    scrape(exporter)
+    assert nvml.calls["nvmlInit"] == 2
+    del nvml.errors[("nvmlInit", None)]
+    assert 'gpu_exporter_up{reason=""} 1.0' in scrape(exporter)
+
+
+# ------------------------------------------------------------------ per-field errors
+@pytest.mark.parametrize("code, counted", [
+    (pynvml.NVML_ERROR_NOT_SUPPORTED, None),
+    (pynvml.NVML_ERROR_FUNCTION_NOT_FOUND, None),
+    (pynvml.NVML_ERROR_NO_PERMISSION, "NoPermission"),
+    (pynvml.NVML_ERROR_UNKNOWN, "Unknown"),
+])
+def test_a_failing_field_is_absent_others_exported_logged_once(code, counted, caplog):
+    nvml = FakeNvml()
+    nvml.errors[("nvmlDeviceGetTemperature", 1)] = code
+    exporter = make(nvml)
+    with caplog.at_level(logging.INFO):
+        text = scrape(exporter)
+        text = scrape(exporter)
+    temps = series(text, "gpu_temperature_celsius")
+    assert len(temps) == 1 and 'gpu="0"' in temps[0]
+    assert len(series(text, "gpu_power_usage_watts")) == 2
+    assert "NaN" not in text
+    assert caplog.text.count("temperature unavailable") == 1
+    errors = series(text, "gpu_exporter_errors_total")
+    if counted:
+        assert errors == [f'gpu_exporter_errors_total{{reason="{counted}"}} 2.0']
+    else:
+        assert errors == []
+
+
+def test_field_value_errors_hide_memory_temperature():
+    nvml = FakeNvml()
+    orig = nvml.sim.nvmlDeviceGetFieldValues
+
+    def fv(h, ids):
+        out = orig(h, ids)
+        if h.index == 0:
+            out[0].nvmlReturn = pynvml.NVML_ERROR_NOT_SUPPORTED
+        return out
+    nvml.sim.nvmlDeviceGetFieldValues = fv
+    text = scrape(make(nvml))
+    assert [s for s in series(text, "gpu_memory_temperature_celsius")] == [
+        s for s in series(text, "gpu_memory_temperature_celsius") if 'gpu="1"' in s]
+    assert len(series(text, "gpu_memory_temperature_celsius")) == 1
+
+
+# ------------------------------------------------------------------ lost GPU / driver reload
+def test_lost_gpu_reinitialises_and_its_series_disappear():
+    nvml = FakeNvml()
+    exporter = make(nvml)
+    assert len(series(scrape(exporter), "gpu_temperature_celsius")) == 2
+    nvml.errors[("nvmlDeviceGetPowerUsage", 1)] = pynvml.NVML_ERROR_GPU_IS_LOST
+    text = scrape(exporter)
+    assert [s for s in series(text, "gpu_info") if 'gpu="1"' in s] == []
+    assert 'gpu_exporter_errors_total{reason="GpuIsLost"} 1.0' in text
+    assert nvml.calls["nvmlShutdown"] == 1
+    # Next cycle: re-init, re-enumerate; the lost GPU no longer answers to its handle.
+    nvml.errors[("nvmlDeviceGetUUID", 1)] = pynvml.NVML_ERROR_GPU_IS_LOST
+    text = scrape(exporter)
+    assert nvml.calls["nvmlInit"] == 2
+    assert len(series(text, "gpu_info")) == 1 and "gpu_exporter_devices 1.0" in text
+    assert 'gpu_exporter_errors_total{reason="GpuIsLost"} 2.0' in text
+    # Recovered (GPU reset): both back after the next re-init.
+    del nvml.errors[("nvmlDeviceGetUUID", 1)], nvml.errors[("nvmlDeviceGetPowerUsage", 1)]
+    exporter.sampler.close()
+    assert len(series(scrape(exporter), "gpu_info")) == 2
+
+
+def test_driver_reload_mid_run_reinitialises():
+    nvml = FakeNvml()
+    exporter = make(nvml)
+    scrape(exporter)
+    nvml.errors[("nvmlDeviceGetUtilizationRates", None)] = pynvml.NVML_ERROR_UNINITIALIZED
+    text = scrape(exporter)
+    assert 'gpu_exporter_errors_total{reason="Uninitialized"}' in text
+    del nvml.errors[("nvmlDeviceGetUtilizationRates", None)]
+    text = scrape(exporter)
+    assert nvml.calls["nvmlInit"] == 2 and len(series(text, "gpu_utilization_ratio")) == 2
+
+
+# ------------------------------------------------------------------ deadline, sharing
+def test_hung_nvml_call_answers_within_deadline_then_fails_fast():
+    nvml = FakeNvml()
+    exporter = make(nvml, deadline=0.3, max_age=0)
+    scrape(exporter)
+    nvml.hang, nvml.hang_on = threading.Event(), "nvmlDeviceGetPowerUsage"
+    start = time.monotonic()
+    text = scrape(exporter, refresh=False)
+    first = time.monotonic() - start
+    assert 0.25 < first < 1.0
+    assert 'gpu_exporter_up{reason="Timeout"} 0.0' in text and "gpu_info" not in text
+    assert 'gpu_exporter_errors_total{reason="Timeout"} 1.0' in text
+    start = time.monotonic()
+    text = scrape(exporter, refresh=False)
+    assert time.monotonic() - start < 0.1, "later scrapes fail fast while the call hangs"
+    assert 'gpu_exporter_up{reason="Timeout"} 0.0' in text
+    nvml.hang.set()
+    time.sleep(0.05)
+    text = scrape(exporter, refresh=False)
+    assert 'gpu_exporter_up{reason=""} 1.0' in text
+    assert 'gpu_exporter_errors_total{reason="Timeout"} 1.0' in text, "the counter never goes back"
+
+
+def test_concurrent_scrapes_share_one_collection():
+    nvml = FakeNvml()
+    nvml.hang, nvml.hang_on = threading.Event(), "nvmlDeviceGetPowerUsage"
+    exporter = make(nvml, max_age=5)
+    threading.Timer(0.2, nvml.hang.set).start()
+    with ThreadPoolExecutor(8) as pool:
+        texts = list(pool.map(lambda _: scrape(exporter, refresh=False), range(8)))
+    assert all('gpu_exporter_up{reason=""} 1.0' in t for t in texts)
+    assert nvml.calls["nvmlDeviceGetPowerUsage"] == 2, "one collection (2 GPUs) for 8 scrapes"
+
+
+def test_interval_mode_collects_in_the_background():
+    nvml = FakeNvml()
+    exporter = make(nvml, interval=0.05)
+    exporter.start()
+    try:
+        time.sleep(0.3)
+        text = scrape(exporter, refresh=False)
+    finally:
+        exporter.close()
+    assert 'gpu_exporter_up{reason=""} 1.0' in text and nvml.calls["nvmlDeviceGetPowerUsage"] >= 4
+
+
+def test_self_metrics():
+    text = scrape(make())
+    for name in ("gpu_exporter_up", "gpu_exporter_devices", "gpu_exporter_collection_duration_seconds",
+                 "gpu_exporter_last_success_timestamp_seconds", "gpu_exporter_processes_dropped_total"):
+        assert series(text, name), name
+    assert "# TYPE gpu_exporter_errors_total counter" in text
+    assert 'gpu_exporter_backend{backend="nvml"} 1.0' in text
+
+
+# ------------------------------------------------------------------ processes
+def test_processes_attributed_capped_and_gone_when_exited():
+    nvml = FakeNvml(count=2, processes=10)
+    exporter = make(nvml, max_processes=4)
+    text = scrape(exporter)
+    assert len(series(text, "gpu_process_memory_used_bytes")) == 4
+    assert "gpu_exporter_processes_dropped_total 6.0" in text
+    nvml.sim.processes = 1
+    text = scrape(exporter)
+    mem = series(text, "gpu_process_memory_used_bytes")
+    assert len(mem) == 1 and 'process="train-0"' in mem[0] and 'gpu="0"' in mem[0]
+    assert "gpu_exporter_processes_dropped_total 6.0" in text
+
+
+def test_process_metrics_can_be_disabled():
+    nvml = FakeNvml()
+    text = scrape(make(nvml, processes=False))
+    assert "gpu_process" not in text and "nvmlDeviceGetComputeRunningProcesses" not in nvml.calls
+
+
+def test_proc_resolver_reads_comm_and_cgroup(tmp_path: Path):
+    cid = "a" * 12 + "0123456789abcdef" * 3 + "0" * 4
+    for pid, cgroup in ((10, f"0::/system.slice/docker-{cid}.scope\n"), (11, f"12:memory:/docker/{cid}\n"), (12, "0::/user.slice\n")):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "comm").write_text("python3\n")
+        (tmp_path / str(pid) / "cgroup").write_text(cgroup)
+    resolve = ProcResolver(tmp_path)
+    assert resolve(10) == ("python3", cid[:12]) and resolve(11) == ("python3", cid[:12])
+    assert resolve(12) == ("python3", "") and resolve(99) == ("unknown", "")
+    resolve.prune([10])
+    assert list(resolve._cache) == [10]
+    assert container_id("0::/kubepods/cri-containerd-" + "b" * 64 + ".scope") == "b" * 12
+
+
+# ------------------------------------------------------------------ opt-in collectors
+def test_pcie_throughput_is_opt_in():
+    assert "gpu_pcie_throughput" not in scrape(make())
+    text = scrape(make(pcie_throughput=True))
+    assert len(series(text, "gpu_pcie_throughput_bytes_per_second")) == 4
+
+
+def test_xid_events_are_counted():
+    nvml = FakeNvml()
+    nvml.events = [(1, 79), (1, 79), (0, 13)]
+    watcher = XidWatcher(nvml, wait_ms=10)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 5
+        while nvml.events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+    finally:
+        watcher.stop()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(watcher)
+    text = generate_latest(registry).decode()
+    assert 'gpu_xid_errors_total{UUID="GPU-51510001-0000-4000-8000-000000000001",gpu="1",xid="79"} 2.0' in text
+    assert 'xid="13"} 1.0' in text
+    assert nvml.calls["nvmlShutdown"] == 1 and nvml.calls["nvmlEventSetFree"] == 1
+
+
+# ------------------------------------------------------------------ golden exposition
+def golden_text() -> str:
+    nvml = FakeNvml(count=2, processes=4)
+    nvml.errors[("nvmlDeviceGetPowerUsage", 1)] = pynvml.NVML_ERROR_NOT_SUPPORTED
+    text = scrape(make(nvml))
+    # Timing values vary run to run.
+    return re.sub(r"^(gpu_exporter_(collection_duration_seconds|last_success_timestamp_seconds)) .*$", r"\1 0.0",
+                  text, flags=re.M)
+
+
+def test_golden_two_gpus():
+    assert golden_text() == GOLDEN.read_text()
+
+
+def test_golden_output_is_promtool_clean():
+    if not PROMTOOL.exists():
+        pytest.skip("promtool not installed (.tools/bin/promtool); `make test` installs it")
+    result = subprocess.run([str(PROMTOOL), "check", "metrics"], input=golden_text(), capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
+
+
+def test_metric_names_used_by_alert_rules_exist():
+    text = golden_text()
+    rules = (ROOT / "prometheus" / "rules" / "gpu.yml").read_text()
+    for name in set(re.findall(r"\b(gpu_[a-z_]+)\{job=\"gpu-exporter\"", rules)) - {"gpu_xid_errors_total"}:
+        assert f"# TYPE {name} " in text, name
+    for reason in ("power_cap", "hw_slowdown", "sw_thermal", "hw_thermal", "hw_power_brake"):
+        assert f'reason="{reason}"' in text
+
+
+# ------------------------------------------------------------------ CLI
 @pytest.mark.parametrize("value, expected", [("0.0.0.0:9835", ("0.0.0.0", 9835)), ("[::]:1", ("::", 1)), (":80", ("0.0.0.0", 80))])
 def test_parse_listen(value, expected):
     assert parse_listen(value) == expected
+
+
+def test_flags_read_env(monkeypatch):
+    monkeypatch.setenv("GPU_EXPORTER_DEADLINE", "2.5")
+    monkeypatch.setenv("GPU_EXPORTER_XID", "true")
+    monkeypatch.setenv("GPU_EXPORTER_PROCESSES", "0")
+    args = build_parser().parse_args(["--max-processes", "7"])
+    assert (args.deadline, args.xid, args.processes, args.max_processes, args.interval) == (2.5, True, False, 7, 0.0)
 
 
 def free_port() -> int:
@@ -98,15 +399,16 @@ def get(url: str, deadline: float) -> str:
             time.sleep(0.05)
 
 
-def test_process_serves_metrics_and_healthz_without_a_gpu_and_stops_on_sigterm():
+@pytest.mark.parametrize("extra, expect", [([], "gpu_exporter_up"), (["--simulate", "2", "--xid"], 'backend="simulated"')])
+def test_process_serves_metrics_and_healthz_and_stops_on_sigterm(extra, expect):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gpu_exporter", "--listen", f"127.0.0.1:{port}"],
+    proc = subprocess.Popen([sys.executable, "-m", "gpu_exporter", "--listen", f"127.0.0.1:{port}", *extra],
                             cwd=ROOT / "exporters", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
         assert get(f"http://127.0.0.1:{port}/healthz", deadline) == "ok\n"
         metrics = get(f"http://127.0.0.1:{port}/metrics", deadline)
-        assert "gpu_exporter_up" in metrics
+        assert expect in metrics and "gpu_exporter_up" in metrics
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
@@ -116,9 +418,8 @@ def test_process_serves_metrics_and_healthz_without_a_gpu_and_stops_on_sigterm()
 
 
 def test_simulated_backend_is_labelled():
-    from gpu_exporter.simulated import SimulatedNvml
-
-    text = scrape(NvmlCollector(SimulatedNvml(3), backend="simulated"))
+    sim = SimulatedNvml(3)
+    text = scrape(Exporter(sim, backend="simulated", config=Config(max_age=3600), resolve=sim.process_info))
     assert 'gpu_exporter_backend{backend="simulated"} 1.0' in text
-    assert "gpu_exporter_devices 3.0" in text
-    assert 'gpu_exporter_backend{backend="nvml"} 1.0' in scrape(NvmlCollector(fake_nvml()))
+    assert "gpu_exporter_devices 3.0" in text and len(series(text, "gpu_info")) == 3
+    assert len(series(text, "gpu_process_memory_used_bytes")) == 6
