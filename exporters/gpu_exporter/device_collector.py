@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
-from .worker import Collection
+from .base import SnapshotCollector
 
 LOG = logging.getLogger(__name__)
 IDS = ["gpu", "UUID"]
@@ -41,18 +39,7 @@ SPECS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-class DeviceCollector(Collector):
-    def __init__(self, collection: Collection) -> None:
-        self._collection = collection
-
-    def describe(self) -> list[Metric]:
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            yield from self._collect()
-        except Exception:  # noqa: BLE001 - a scrape must never fail because of one collector
-            LOG.exception("device collector failed")
+class DeviceCollector(SnapshotCollector):
 
     def _collect(self) -> list[Metric]:
         snap = self._collection.get()

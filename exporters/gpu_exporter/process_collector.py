@@ -2,31 +2,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
-from .worker import Collection
+from .base import SnapshotCollector
 
 LOG = logging.getLogger(__name__)
 LABELS = ["gpu", "UUID", "process", "container"]
 
 
-class ProcessCollector(Collector):
+class ProcessCollector(SnapshotCollector):
     """Series exist only while a matching process runs: a process that exited is gone next scrape."""
-
-    def __init__(self, collection: Collection) -> None:
-        self._collection = collection
-
-    def describe(self) -> list[Metric]:
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            yield from self._collect()
-        except Exception:  # noqa: BLE001
-            LOG.exception("process collector failed")
 
     def _collect(self) -> list[Metric]:
         snap = self._collection.get()

@@ -5,30 +5,25 @@ import logging
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
+from .base import SnapshotCollector
 from .worker import Collection
 
 LOG = logging.getLogger(__name__)
 
 
-class SelfCollector(Collector):
+class SelfCollector(SnapshotCollector):
     def __init__(self, collection: Collection, backend: str = "nvml") -> None:
-        self._collection = collection
+        super().__init__(collection)
         self._backend = backend
 
-    def describe(self) -> list[Metric]:
-        return []
-
     def collect(self) -> Iterator[Metric]:
+        # Always served, even if reading the snapshot fails: it says what this exporter is.
         backend = GaugeMetricFamily("gpu_exporter_backend", "Where GPU data comes from: nvml, or simulated for demos.",
                                     labels=["backend"])
         backend.add_metric([self._backend], 1)
         yield backend
-        try:
-            yield from self._collect()
-        except Exception:  # noqa: BLE001
-            LOG.exception("self collector failed")
+        yield from super().collect()
 
     def _collect(self) -> list[Metric]:
         snap = self._collection.get()
