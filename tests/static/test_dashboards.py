@@ -1,0 +1,103 @@
+"""Grafana dashboards: generated from grafana/generate.py and current, and held to a strict lint.
+Their Prometheus queries are parsed by the real promtool; the live suite runs them (tests/live)."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+DASHBOARDS = sorted((ROOT / "grafana/dashboards").rglob("*.json"))
+PROVISIONED_UIDS = {d["uid"] for d in yaml.safe_load(
+    (ROOT / "grafana/provisioning/datasources/datasources.yml").read_text())["datasources"]}
+# Grafana variables -> values that make a query valid PromQL (and match everything)
+VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$job": ".*", "${job}": ".*"}
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def panels(dashboard: dict) -> list[dict]:
+    found = []
+    for panel in dashboard["panels"]:
+        found.append(panel)
+        found.extend(panel.get("panels", []))
+    return found
+
+
+def substitute(expr: str) -> str:
+    for variable, value in VARIABLES.items():
+        expr = expr.replace(variable, value)
+    return expr
+
+
+def all_exprs() -> list[tuple[str, str, str]]:
+    return [(path.stem, panel["title"], target["expr"]) for path in DASHBOARDS for panel in panels(load(path))
+            for target in panel.get("targets", [])]
+
+
+def test_dashboards_exist():
+    assert DASHBOARDS
+
+
+def test_generated_dashboards_are_current():
+    proc = subprocess.run([sys.executable, str(ROOT / "grafana/generate.py"), "--check"], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_uids_unique_and_files_named_after_them():
+    uids = [load(path)["uid"] for path in DASHBOARDS]
+    assert len(uids) == len(set(uids))
+    for path in DASHBOARDS:
+        assert load(path)["uid"] == path.stem
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_lint(path):
+    text = path.read_text()
+    dashboard = json.loads(text)
+    assert "__inputs" not in dashboard and "${DS_" not in text, "import placeholders fail under provisioning"
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert "datasource" in names
+    ids = [panel["id"] for panel in panels(dashboard)]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    for panel in panels(dashboard):
+        where = f"{path.stem}: {panel['title']}"
+        assert panel["type"] in {"timeseries", "stat", "table", "heatmap", "gauge", "bargauge", "text", "row",
+                                 "alertlist", "logs", "traces"}, f"{where}: {panel['type']} (no Angular panels)"
+        if panel["type"] in ("row", "text"):
+            continue
+        assert panel.get("description"), f"{where}: no description"
+        assert panel["fieldConfig"]["defaults"].get("unit"), f"{where}: no unit"
+        assert panel["datasource"]["uid"] in {"${datasource}"} | PROVISIONED_UIDS, where
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] in {"${datasource}"} | PROVISIONED_UIDS, where
+            for match in re.finditer(r"\b(rate|irate|increase)\(([^()]*)\)", target["expr"]):
+                assert "$__rate_interval" in match[2] or ":" in match[2].split("[")[0], \
+                    f"{where}: {match[1]}() without $__rate_interval"
+
+
+def test_every_query_is_valid_promql(tool, tmp_path):
+    """promtool parses each query, as a recording rule, with the Grafana variables substituted."""
+    exprs = all_exprs()
+    rules = {"groups": [{"name": "dashboards", "rules": [
+        {"record": f"dashboard:query_{i}:check", "expr": substitute(expr)} for i, (_, _, expr) in enumerate(exprs)]}]}
+    path = tmp_path / "queries.yml"
+    path.write_text(yaml.safe_dump(rules))
+    proc = subprocess.run([str(tool("promtool")), "check", "rules", str(path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(exprs)} rules found" in proc.stdout
+
+
+def test_grafana_provisions_the_dashboard_folders():
+    provider = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/dashboards.yml").read_text())["providers"][0]
+    assert provider["options"]["foldersFromFilesStructure"] is True
+    assert provider["allowUiUpdates"] is False
