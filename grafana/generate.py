@@ -56,7 +56,7 @@ def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
 
 
 def dashboard(uid: str, title: str, description: str, panels: list[Panel], tags: list[str],
-              links: list[tuple[str, str]]) -> dict[str, Any]:
+              links: list[tuple[str, str]], job_query: str = "label_values(up, job)") -> dict[str, Any]:
     laid_out, x, y, row_height = [], 0, 0, 0
     for number, panel in enumerate(panels, start=1):
         if x + panel.width > 24:
@@ -82,7 +82,7 @@ def dashboard(uid: str, title: str, description: str, panels: list[Panel], tags:
         "templating": {"list": [
             {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source",
              "current": {"text": "Prometheus", "value": "prometheus"}, "hide": 0},
-            {"name": "job", "type": "query", "datasource": DATASOURCE, "query": "label_values(up, job)",
+            {"name": "job", "type": "query", "datasource": DATASOURCE, "query": job_query,
              "refresh": 2, "includeAll": True, "multi": True, "allValue": ".*", "current": {"text": "All", "value": "$__all"},
              "label": "Job"},
         ]},
@@ -127,7 +127,422 @@ def stack_health() -> dict[str, Any]:
                      [("Runbooks", RUNBOOKS)])
 
 
-DASHBOARDS = {("stack-health", "stack-health"): stack_health}
+
+
+J = 'job=~"$job"'
+PCT_WARN = [(0.8, "orange"), (0.9, "red")]
+
+
+def node() -> dict[str, Any]:
+    panels = [
+        Panel("CPU utilisation", "Busy share of all CPUs (not idle, iowait or steal), from "
+              "instance:node_cpu_utilisation:rate5m; alert NodeCPUHighUsage (info) above 90% for 15 min.",
+              [(f"instance:node_cpu_utilisation:rate5m{{{J}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
+              [(0.9, "red")]),
+        Panel("Memory utilisation", "1 - MemAvailable / MemTotal, from instance:node_memory_utilisation:ratio; "
+              "alert NodeMemoryHighUtilization above 90% for 15 min.",
+              [(f"instance:node_memory_utilisation:ratio{{{J}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
+              [(0.9, "red")]),
+        Panel("Fullest filesystem", "Used space of the fullest filesystem; alerts NodeFilesystemAlmostOutOfSpace "
+              "at 95% (warning) and 97% (critical).",
+              [(f"max by (instance) (instance_mountpoint:node_filesystem_utilisation:ratio{{{J}}})", "{{instance}}")],
+              "percentunit", "stat", 6, 4, [(0.95, "orange"), (0.97, "red")]),
+        Panel("Load per CPU", "1-minute load average per CPU, from instance:node_load1_per_cpu:ratio; "
+              "alert NodeSystemSaturation above 2 for 15 min.",
+              [(f"instance:node_load1_per_cpu:ratio{{{J}}}", "{{instance}}")], "short", "stat", 6, 4, [(2.0, "red")]),
+        Panel("CPU and memory utilisation", "CPU busy share and memory used share of the host over time "
+              "(alerts at 90%).",
+              [(f"instance:node_cpu_utilisation:rate5m{{{J}}}", "CPU {{instance}}"),
+               (f"instance:node_memory_utilisation:ratio{{{J}}}", "memory {{instance}}")], "percentunit",
+              thresholds=[(0.9, "red")]),
+        Panel("Load per CPU over time", "1-minute load average divided by the number of CPUs; above 2 tasks wait "
+              "(alert NodeSystemSaturation).",
+              [(f"instance:node_load1_per_cpu:ratio{{{J}}}", "{{instance}}")], "short", thresholds=[(2.0, "red")]),
+        Panel("Filesystem utilisation", "Used space per filesystem (tmpfs, overlay and squashfs left out); "
+              "alerts at 95% and 97%, and when over 60%/80% and filling up.",
+              [(f"instance_mountpoint:node_filesystem_utilisation:ratio{{{J}}}", "{{mountpoint}} ({{device}})")],
+              "percentunit", thresholds=[(0.95, "orange"), (0.97, "red")]),
+        Panel("Filesystem inode utilisation", "Used inodes per filesystem; alerts NodeFilesystemAlmostOutOfFiles "
+              "at 95% and 97%.",
+              [(f"instance_mountpoint:node_filesystem_files_utilisation:ratio{{{J}}}", "{{mountpoint}} ({{device}})")],
+              "percentunit", thresholds=[(0.95, "orange"), (0.97, "red")]),
+        Panel("Disk busy time", "Share of time each disk was busy, from instance_device:node_disk_io_time_seconds:rate5m "
+              "(100% is not saturation on SSD/NVMe).",
+              [(f"instance_device:node_disk_io_time_seconds:rate5m{{{J}}}", "{{device}}")], "percentunit"),
+        Panel("Disk queue depth", "Average requests in flight per disk (iostat aqu-sz); alert NodeDiskIOSaturation "
+              "above 10.",
+              [(f"instance_device:node_disk_io_time_weighted_seconds:rate5m{{{J}}}", "{{device}}")], "short",
+              thresholds=[(10.0, "red")]),
+        Panel("Disk throughput", "Bytes read and written per second per disk.",
+              [(f"sum by (device) (rate(node_disk_read_bytes_total{{{J}}}[$__rate_interval]))", "read {{device}}"),
+               (f"sum by (device) (rate(node_disk_written_bytes_total{{{J}}}[$__rate_interval]))", "write {{device}}")],
+              "Bps"),
+        Panel("Disk IOPS", "Reads and writes completed per second per disk.",
+              [(f"sum by (device) (rate(node_disk_reads_completed_total{{{J}}}[$__rate_interval]))", "read {{device}}"),
+               (f"sum by (device) (rate(node_disk_writes_completed_total{{{J}}}[$__rate_interval]))", "write {{device}}")],
+              "iops"),
+        Panel("Network traffic", "Bytes received and sent per second per interface (node-exporter's own network "
+              "namespace in Docker; lo left out).",
+              [(f'sum by (device) (rate(node_network_receive_bytes_total{{{J}, device!="lo"}}[$__rate_interval]))',
+                "in {{device}}"),
+               (f'sum by (device) (rate(node_network_transmit_bytes_total{{{J}, device!="lo"}}[$__rate_interval]))',
+                "out {{device}}")], "Bps"),
+        Panel("Network errors and drops", "Receive/transmit errors and drops per second (alerts NodeNetworkReceiveErrs, "
+              "NodeNetworkTransmitErrs).",
+              [(f"sum by (device) (rate(node_network_receive_errs_total{{{J}}}[$__rate_interval]))", "rx errs {{device}}"),
+               (f"sum by (device) (rate(node_network_transmit_errs_total{{{J}}}[$__rate_interval]))", "tx errs {{device}}"),
+               (f"sum by (device) (rate(node_network_receive_drop_total{{{J}}}[$__rate_interval]))", "rx drop {{device}}"),
+               (f"sum by (device) (rate(node_network_transmit_drop_total{{{J}}}[$__rate_interval]))", "tx drop {{device}}")],
+              "pps"),
+        Panel("Major page faults", "Pages read back from disk per second; alert NodeMemoryMajorPagesFaults above 500/s.",
+              [(f"instance:node_vmstat_pgmajfault:rate5m{{{J}}}", "{{instance}}")], "ops", thresholds=[(500.0, "red")]),
+        Panel("OOM kills", "Processes the kernel OOM killer killed (alert NodeOomKillDetected on any).",
+              [(f"sum by (instance) (increase(node_vmstat_oom_kill{{{J}}}[$__rate_interval]))", "{{instance}}")],
+              "short", thresholds=[(1.0, "red")]),
+    ]
+    return dashboard("node", "Host", "The Docker host seen by node-exporter: CPU, memory, filesystems, disks, network.",
+                     panels, ["observability-stack", "infrastructure"], [("Runbooks", RUNBOOKS)],
+                     "label_values(node_uname_info, job)")
+
+
+CA = 'job=~"$job", container_label_com_docker_compose_service!=""'
+SVC = "container_label_com_docker_compose_service"
+
+
+def containers() -> dict[str, Any]:
+    panels = [
+        Panel("Memory use vs limit", "Working set of each Compose service's container as a share of its memory "
+              "limit (containers without a limit left out); alert ContainerMemoryNearLimit above 90%.",
+              [(f"max by ({SVC}) (container_memory_working_set_bytes{{{CA}}} / (container_spec_memory_limit_bytes{{{CA}}} > 0))",
+                f"{{{{{SVC}}}}}")], "percentunit", thresholds=[(0.9, "red")]),
+        Panel("Memory working set", "Memory each service's containers use (working set: what the OOM killer counts).",
+              [(f"sum by ({SVC}) (container_memory_working_set_bytes{{{CA}}})", f"{{{{{SVC}}}}}")], "bytes"),
+        Panel("CPU", "CPU cores each service's containers use.",
+              [(f"sum by ({SVC}) (rate(container_cpu_usage_seconds_total{{{CA}}}[$__rate_interval]))", f"{{{{{SVC}}}}}")],
+              "short"),
+        Panel("CPU throttling", "Share of CFS periods in which the container was throttled at its CPU limit; alert "
+              "ContainerCpuThrottlingHigh (info) above 25%.",
+              [(f"max by ({SVC}) (rate(container_cpu_cfs_throttled_periods_total{{{CA}}}[$__rate_interval]) / "
+                f"(rate(container_cpu_cfs_periods_total{{{CA}}}[$__rate_interval]) > 0))", f"{{{{{SVC}}}}}")],
+              "percentunit", thresholds=[(0.25, "orange")]),
+        Panel("Restarts", "Container starts per service in the interval (alert ContainerRestarting).",
+              [(f"sum by ({SVC}) (changes(container_start_time_seconds{{{CA}}}[$__rate_interval]))", f"{{{{{SVC}}}}}")],
+              "short", thresholds=[(1.0, "red")]),
+        Panel("Network traffic", "Bytes received and sent per second by each service's containers.",
+              [(f"sum by ({SVC}) (rate(container_network_receive_bytes_total{{{CA}}}[$__rate_interval]))", f"in {{{{{SVC}}}}}"),
+               (f"sum by ({SVC}) (rate(container_network_transmit_bytes_total{{{CA}}}[$__rate_interval]))", f"out {{{{{SVC}}}}}")],
+              "Bps"),
+        Panel("Last seen", "Seconds since cAdvisor last saw each service's container (alert ContainerKilled above 60 s).",
+              [(f"time() - max by ({SVC}) (container_last_seen{{{CA}}})", f"{{{{{SVC}}}}}")], "s", "table", 24, 8,
+              [(60.0, "red")]),
+    ]
+    return dashboard("containers", "Containers", "Each Compose service's containers seen by cAdvisor: memory against "
+                     "its limit, CPU, throttling, restarts.", panels, ["observability-stack", "infrastructure"],
+                     [("Runbooks", RUNBOOKS)], "label_values(container_last_seen, job)")
+
+
+def application() -> dict[str, Any]:
+    panels = [
+        Panel("Request rate", "HTTP requests per second per job, from job:http_requests:rate5m.",
+              [(f"job:http_requests:rate5m{{{J}}}", "{{job}}")], "reqps"),
+        Panel("Error ratio", "Share of requests answered with a 5xx, from job:http_requests_error_ratio:rate5m; alert "
+              "HighErrorRatio above 5%.",
+              [(f"job:http_requests_error_ratio:rate5m{{{J}}}", "{{job}}")], "percentunit", thresholds=[(0.05, "red")]),
+        Panel("Latency quantiles", "p50, p95 and p99 request duration per job (alerts HttpLatencyP95High above 0.5 s, "
+              "HttpLatencyP99High above 2.5 s).",
+              [(f"job_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{J}}}", "p{{quantile}} {{job}}")],
+              "s", thresholds=[(0.5, "orange"), (2.5, "red")]),
+        Panel("Requests in flight", "Requests being served now, per job.",
+              [(f"sum by (job) (http_requests_in_flight{{{J}}})", "{{job}}")], "short"),
+        Panel("Requests by status", "Requests per second by HTTP status per job.",
+              [(f"sum by (job, status) (rate(http_requests_total{{{J}}}[$__rate_interval]))", "{{status}} {{job}}")],
+              "reqps"),
+        Panel("Routes: request rate", "Requests per second per route (job_route:http_requests:rate5m).",
+              [(f"job_route:http_requests:rate5m{{{J}}}", "")], "reqps", "table", 8, 8),
+        Panel("Routes: error ratio", "Share of 5xx per route (job_route:http_requests_error_ratio:rate5m).",
+              [(f"job_route:http_requests_error_ratio:rate5m{{{J}}}", "")], "percentunit", "table", 8, 8,
+              [(0.05, "red")]),
+        Panel("Routes: p95 latency", "95th percentile duration per route "
+              "(job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m).",
+              [(f'job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{J}, quantile="0.95"}}', "")],
+              "s", "table", 8, 8, [(0.5, "orange"), (2.5, "red")]),
+        Panel("Background queue depth", "Jobs waiting in the demo app's queue.",
+              [(f"sum by (job) (demo_queue_depth{{{J}}})", "{{job}}")], "short", width=8),
+        Panel("Background jobs by status", "Background jobs finished per second, by status.",
+              [(f"sum by (job, status) (rate(demo_jobs_total{{{J}}}[$__rate_interval]))", "{{status}} {{job}}")],
+              "ops", width=8),
+        Panel("Background job p95 duration", "95th percentile duration of the demo app's background jobs.",
+              [(f"histogram_quantile(0.95, sum by (job, le) (rate(demo_job_duration_seconds_bucket{{{J}}}[$__rate_interval])))",
+                "{{job}}")], "s", width=8),
+    ]
+    return dashboard("application", "Application (RED)", "Rate, errors and duration of every job serving "
+                     "http_requests_total, per route, and the demo app's background jobs.", panels,
+                     ["observability-stack", "application"], [("SLO", "/d/slo"), ("Runbooks", RUNBOOKS)],
+                     "label_values(http_requests_total, job)")
+
+
+def slo() -> dict[str, Any]:
+    avail_budget = "(1 - job:slo_availability_objective:ratio{job=~\"$job\"})"
+    lat_budget = "(1 - job:slo_latency_objective:ratio{job=~\"$job\"})"
+    panels = [
+        Panel("Availability objective", "Share of requests to answer without a 5xx over 30 days "
+              "(job:slo_availability_objective:ratio; prometheus/rules/slo-objectives.yml).",
+              [(f"job:slo_availability_objective:ratio{{{J}}}", "{{job}}")], "percentunit", "stat", 6, 4),
+        Panel("Latency objective", "Share of requests to serve within the threshold `le` (seconds) over 30 days "
+              "(job:slo_latency_objective:ratio).",
+              [(f"job:slo_latency_objective:ratio{{{J}}}", "{{job}} within {{le}}s")], "percentunit", "stat", 6, 4),
+        Panel("Availability error budget remaining", "1 - (5xx ratio over the longest recorded window, 3 days) / "
+              "(1 - objective): an estimate of the 30-day budget left; below 0 the budget is spent.",
+              [(f"1 - job:slo_availability_errors_per_request:ratio_rate3d{{{J}}} / on (job) ({avail_budget} > 0)",
+                "{{job}}")], "percentunit", "stat", 6, 4, [(0.0, "red"), (0.25, "orange"), (0.5, "green")]),
+        Panel("Latency error budget remaining", "1 - (share of slow requests over 3 days) / (1 - objective): an "
+              "estimate of the 30-day latency budget left.",
+              [(f"1 - job:slo_latency_errors_per_request:ratio_rate3d{{{J}}} / on (job) ({lat_budget} > 0)", "{{job}}")],
+              "percentunit", "stat", 6, 4, [(0.0, "red"), (0.25, "orange"), (0.5, "green")]),
+    ]
+    for sli, budget, alert in (("availability", avail_budget, "SloAvailabilityBudgetBurn"),
+                               ("latency", lat_budget, "SloLatencyBudgetBurn")):
+        panels.append(Panel(
+            f"{sli.capitalize()} burn rate, fast windows", f"Error ratio / error budget over 5m, 30m, 1h and 6h; {alert} "
+            "pages at 14.4x (1h and 5m) or 6x (6h and 30m).",
+            [(f"job:slo_{sli}_errors_per_request:ratio_rate{w}{{{J}}} / on (job) ({budget} > 0)", f"{w} {{{{job}}}}")
+             for w in ("5m", "30m", "1h", "6h")], "short", thresholds=[(6.0, "orange"), (14.4, "red")]))
+        panels.append(Panel(
+            f"{sli.capitalize()} burn rate, slow windows", f"Error ratio / error budget over 2h, 1d and 3d; {alert} "
+            "opens a ticket at 3x (1d and 2h) or 1x (3d and 6h).",
+            [(f"job:slo_{sli}_errors_per_request:ratio_rate{w}{{{J}}} / on (job) ({budget} > 0)", f"{w} {{{{job}}}}")
+             for w in ("2h", "1d", "3d")], "short", thresholds=[(1.0, "orange"), (3.0, "red")]))
+    panels += [
+        Panel("Availability error ratio", "Share of requests answered with a 5xx over 5 minutes and 3 days.",
+              [(f"job:slo_availability_errors_per_request:ratio_rate5m{{{J}}}", "5m {{job}}"),
+               (f"job:slo_availability_errors_per_request:ratio_rate3d{{{J}}}", "3d {{job}}")], "percentunit"),
+        Panel("Latency error ratio", "Share of requests slower than the objective's threshold over 5 minutes and 3 days.",
+              [(f"job:slo_latency_errors_per_request:ratio_rate5m{{{J}}}", "5m {{job}}"),
+               (f"job:slo_latency_errors_per_request:ratio_rate3d{{{J}}}", "3d {{job}}")], "percentunit"),
+    ]
+    return dashboard("slo", "SLOs", "Availability and latency objectives per job, error budget left and burn rates "
+                     "over the windows of the multi-window burn-rate alerts.", panels,
+                     ["observability-stack", "application", "slo"], [("Application", "/d/application"), ("Runbooks", RUNBOOKS)],
+                     "label_values(job:slo_availability_objective:ratio, job)")
+
+
+PG = 'job=~"$job", datname!~"template.*"'
+
+
+def postgresql() -> dict[str, Any]:
+    panels = [
+        Panel("Up", "1 when postgres_exporter reaches the server (alert PostgresqlDown on 0).",
+              [(f"pg_up{{{J}}}", "{{instance}}")], "bool", "stat", 6, 4, [(0.0, "red"), (1.0, "green")]),
+        Panel("Connections used", "Client connections as a share of max_connections "
+              "(instance:pg_connections_utilisation:ratio); alerts at 80% and 100%.",
+              [(f"instance:pg_connections_utilisation:ratio{{{J}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
+              [(0.8, "orange"), (1.0, "red")]),
+        Panel("Max connections", "The server's max_connections setting.",
+              [(f"max by (instance) (pg_settings_max_connections{{{J}}})", "{{instance}}")], "short", "stat", 6, 4),
+        Panel("Longest transaction", "Age of the oldest open client transaction (alert PostgresqlLongRunningTransaction "
+              "above 120 s).",
+              [(f'max by (instance) (pg_stat_activity_max_tx_duration{{{J}, backend_type="client backend"}})', "{{instance}}")],
+              "s", "stat", 6, 4, [(120.0, "red")]),
+        Panel("Connections by state", "Client connections by state, against max_connections.",
+              [(f'sum by (state) (pg_stat_activity_count{{{J}, backend_type="client backend"}})', "{{state}}"),
+               (f"max(pg_settings_max_connections{{{J}}})", "max_connections")], "short"),
+        Panel("Transactions", "Commits and rollbacks per second per database (alert PostgresqlHighRollbackRatio above 10% "
+              "rollbacks).",
+              [(f"sum by (datname) (rate(pg_stat_database_xact_commit{{{PG}}}[$__rate_interval]))", "commit {{datname}}"),
+               (f"sum by (datname) (rate(pg_stat_database_xact_rollback{{{PG}}}[$__rate_interval]))", "rollback {{datname}}")],
+              "ops"),
+        Panel("Cache hit ratio", "Blocks found in shared buffers / all blocks read, per database; alert "
+              "PostgresqlLowCacheHitRatio below 98%.",
+              [(f"sum by (datname) (rate(pg_stat_database_blks_hit{{{PG}}}[$__rate_interval])) / (sum by (datname) "
+                f"(rate(pg_stat_database_blks_hit{{{PG}}}[$__rate_interval]) + rate(pg_stat_database_blks_read{{{PG}}}"
+                f"[$__rate_interval])) > 0)", "{{datname}}")], "percentunit",
+              thresholds=[(0.0, "red"), (0.98, "green")]),
+        Panel("Deadlocks", "Deadlocks per minute per database (alert PostgresqlDeadlocks above 5/min).",
+              [(f"sum by (datname) (rate(pg_stat_database_deadlocks{{{PG}}}[$__rate_interval])) * 60", "{{datname}}")],
+              "short", thresholds=[(5.0, "red")]),
+        Panel("Database size", "On-disk size of each database.",
+              [(f"sum by (datname) (pg_database_size_bytes{{{PG}}})", "{{datname}}")], "bytes"),
+        Panel("Rows", "Rows fetched, inserted, updated and deleted per second, all databases.",
+              [(f"sum(rate(pg_stat_database_tup_fetched{{{PG}}}[$__rate_interval]))", "fetched"),
+               (f"sum(rate(pg_stat_database_tup_inserted{{{PG}}}[$__rate_interval]))", "inserted"),
+               (f"sum(rate(pg_stat_database_tup_updated{{{PG}}}[$__rate_interval]))", "updated"),
+               (f"sum(rate(pg_stat_database_tup_deleted{{{PG}}}[$__rate_interval]))", "deleted")], "rps"),
+    ]
+    return dashboard("postgresql", "PostgreSQL", "PostgreSQL through postgres_exporter: availability, connections, "
+                     "transactions, cache, deadlocks, size.", panels, ["observability-stack", "data-stores"],
+                     [("Runbooks", RUNBOOKS)], "label_values(pg_up, job)")
+
+
+def redis() -> dict[str, Any]:
+    panels = [
+        Panel("Up", "1 when redis_exporter reaches Redis (alert RedisDown on 0).",
+              [(f"redis_up{{{J}}}", "{{instance}}")], "bool", "stat", 6, 4, [(0.0, "red"), (1.0, "green")]),
+        Panel("Connected clients", "Client connections now (alert RedisTooManyClients above 90% of maxclients).",
+              [(f"sum by (instance) (redis_connected_clients{{{J}}})", "{{instance}}")], "short", "stat", 6, 4),
+        Panel("Keys", "Keys over all databases.",
+              [(f"sum by (instance) (redis_db_keys{{{J}}})", "{{instance}}")], "short", "stat", 6, 4),
+        Panel("Uptime", "Seconds since Redis started.",
+              [(f"max by (instance) (redis_uptime_in_seconds{{{J}}})", "{{instance}}")], "s", "stat", 6, 4),
+        Panel("Memory vs maxmemory", "Memory used and the maxmemory limit (0 = no limit); alert "
+              "RedisMemoryNearMaxmemory above 90% of maxmemory unless the policy evicts (allkeys-*).",
+              [(f"sum by (instance) (redis_memory_used_bytes{{{J}}})", "used {{instance}}"),
+               (f"max by (instance) (redis_memory_max_bytes{{{J}}})", "maxmemory {{instance}}")], "bytes"),
+        Panel("Clients", "Connected and blocked clients against maxclients.",
+              [(f"sum by (instance) (redis_connected_clients{{{J}}})", "connected {{instance}}"),
+               (f"sum by (instance) (redis_blocked_clients{{{J}}})", "blocked {{instance}}"),
+               (f"max by (instance) (redis_config_maxclients{{{J}}})", "maxclients {{instance}}")], "short"),
+        Panel("Commands", "Commands processed per second.",
+              [(f"sum by (instance) (rate(redis_commands_processed_total{{{J}}}[$__rate_interval]))", "{{instance}}")],
+              "ops"),
+        Panel("Hit ratio", "Keyspace hits / (hits + misses); empty while no key is read.",
+              [(f"sum by (instance) (rate(redis_keyspace_hits_total{{{J}}}[$__rate_interval])) / (sum by (instance) "
+                f"(rate(redis_keyspace_hits_total{{{J}}}[$__rate_interval]) + rate(redis_keyspace_misses_total{{{J}}}"
+                f"[$__rate_interval])) > 0)", "{{instance}}")], "percentunit"),
+        Panel("Evictions and rejected connections", "Keys evicted for maxmemory and connections refused at maxclients, "
+              "per second (alerts RedisKeysEvicted, RedisRejectedConnections on any).",
+              [(f"sum by (instance) (rate(redis_evicted_keys_total{{{J}}}[$__rate_interval]))", "evicted {{instance}}"),
+               (f"sum by (instance) (rate(redis_rejected_connections_total{{{J}}}[$__rate_interval]))", "rejected {{instance}}")],
+              "ops", thresholds=[(0.001, "red")]),
+        Panel("Network", "Bytes received and sent per second.",
+              [(f"sum by (instance) (rate(redis_net_input_bytes_total{{{J}}}[$__rate_interval]))", "in {{instance}}"),
+               (f"sum by (instance) (rate(redis_net_output_bytes_total{{{J}}}[$__rate_interval]))", "out {{instance}}")],
+              "Bps"),
+    ]
+    return dashboard("redis", "Redis", "Redis through redis_exporter: availability, memory against maxmemory, clients, "
+                     "commands, hit ratio, evictions.", panels, ["observability-stack", "data-stores"],
+                     [("Runbooks", RUNBOOKS)], "label_values(redis_up, job)")
+
+
+def gpu() -> dict[str, Any]:
+    panels = [
+        Panel("GPU utilisation", "Share of time a kernel ran, per GPU (gpu:utilization:ratio, our exporter or DCGM).",
+              [(f"gpu:utilization:ratio{{{J}}}", "GPU {{gpu}} {{instance}}")], "percentunit"),
+        Panel("GPU memory used", "Framebuffer memory used as a share of the total (gpu:memory_used:ratio); alert "
+              "GpuMemoryNearlyFull above 95%.",
+              [(f"gpu:memory_used:ratio{{{J}}}", "GPU {{gpu}} {{instance}}")], "percentunit",
+              thresholds=[(0.95, "red")]),
+        Panel("Temperature", "GPU core temperature (alert GpuTemperatureHigh above 85 °C).",
+              [(f"gpu_temperature_celsius{{{J}}} or DCGM_FI_DEV_GPU_TEMP{{{J}}}", "GPU {{gpu}} {{instance}}")],
+              "celsius", width=8, thresholds=[(85.0, "red")]),
+        Panel("Power", "Board power draw and enforced power limit.",
+              [(f"gpu_power_usage_watts{{{J}}} or DCGM_FI_DEV_POWER_USAGE{{{J}}}", "GPU {{gpu}} {{instance}}"),
+               (f"gpu_power_limit_watts{{{J}}}", "limit GPU {{gpu}}")], "watt", width=8),
+        Panel("Energy rate", "Average power from the energy counter (joules per second).",
+              [(f"rate(gpu_energy_joules_total{{{J}}}[$__rate_interval]) or "
+                f"rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{J}}}[$__rate_interval]) / 1000", "GPU {{gpu}} {{instance}}")],
+              "watt", width=8),
+        Panel("Clocks", "SM and memory clocks.",
+              [(f"gpu_sm_clock_hertz{{{J}}} or DCGM_FI_DEV_SM_CLOCK{{{J}}} * 1e6", "SM GPU {{gpu}}"),
+               (f"gpu_memory_clock_hertz{{{J}}} or DCGM_FI_DEV_MEM_CLOCK{{{J}}} * 1e6", "memory GPU {{gpu}}")],
+              "hertz"),
+        Panel("Clock event reasons", "1 while a reason lowers the clocks (gpu:clock_event_reason_active:max); alerts "
+              "GpuThermalThrottling, GpuHardwareSlowdown, GpuPowerAtLimit.",
+              [(f"gpu:clock_event_reason_active:max{{{J}}}", "GPU {{gpu}} {{reason}}")], "bool"),
+        Panel("ECC errors", "Volatile ECC errors per interval by type (alert GpuUncorrectableEccErrors on uncorrected).",
+              [(f"sum by (instance, gpu, type) (increase(gpu_ecc_errors_total{{{J}}}[$__rate_interval]))",
+                "GPU {{gpu}} {{type}}")], "short", width=8),
+        Panel("XID errors", "XID events per interval by code (alerts GpuFatalXidError, GpuXidError); the exporter "
+              "reports them with --xid.",
+              [(f"sum by (instance, gpu, xid) (increase(gpu_xid_errors_total{{{J}}}[$__rate_interval]))",
+                "GPU {{gpu}} XID {{xid}}")], "short", width=8),
+        Panel("Remapped rows", "Remapped memory rows by type; pending and failure are 0/1 (alerts GpuRowRemapPending, "
+              "GpuRowRemapFailure).",
+              [(f"max by (instance, gpu, type) (gpu_remapped_rows{{{J}}})", "GPU {{gpu}} {{type}}")], "short", width=8),
+        Panel("Process memory by container", "GPU memory used by processes, summed per container.",
+              [(f"sum by (container, gpu) (gpu_process_memory_used_bytes{{{J}}})", "{{container}} GPU {{gpu}}")],
+              "bytes"),
+        Panel("Processes", "GPU memory of each process now.",
+              [(f"sum by (container, process, gpu) (gpu_process_memory_used_bytes{{{J}}})", "")], "bytes", "table"),
+    ]
+    return dashboard("gpu", "GPUs", "Per-GPU utilisation, memory, temperature, power, clocks and errors from our GPU "
+                     "exporter (and DCGM where the recording rules cover it), and GPU memory per container.", panels,
+                     ["observability-stack", "gpu"], [("Runbooks", RUNBOOKS)],
+                     "label_values(gpu:utilization:ratio, job)")
+
+
+def logs_pipeline() -> dict[str, Any]:
+    panels = [
+        Panel("Elasticsearch cluster health", "1 for the cluster's current colour (alerts ElasticsearchClusterRed, "
+              "ElasticsearchClusterYellow).",
+              [(f"max by (color) (elasticsearch_cluster_health_status{{{J}}}) == 1", "{{color}}")], "short", "stat", 6, 4),
+        Panel("Unassigned shards", "Shards with no node (alert ElasticsearchUnassignedShards).",
+              [(f"max(elasticsearch_cluster_health_unassigned_shards{{{J}}})", "")], "short", "stat", 6, 4, [(1.0, "orange")]),
+        Panel("Logstash up", "1 when the Logstash exporter reaches Logstash (alert LogstashDown).",
+              [(f"max by (instance) (logstash_info_up{{{J}}})", "{{instance}}")], "bool", "stat", 6, 4,
+              [(0.0, "red"), (1.0, "green")]),
+        Panel("Filebeat up", "1 when the Filebeat exporter reaches Filebeat (alert FilebeatDown).",
+              [(f"max by (instance) (filebeat_up{{{J}}})", "{{instance}}")], "bool", "stat", 6, 4,
+              [(0.0, "red"), (1.0, "green")]),
+        Panel("Filebeat output events", "Events Filebeat's output handled per second by outcome (alerts "
+              "FilebeatOutputFailures, FilebeatEventsDropped).",
+              [(f"sum by (type) (rate(filebeat_libbeat_output_events{{{J}}}[$__rate_interval]))", "{{type}}")], "ops"),
+        Panel("Logstash events", "Events in and out of each Logstash pipeline per second (alert LogstashEventsInButNotOut).",
+              [(f"sum by (pipeline) (rate(logstash_stats_pipeline_events_in{{{J}}}[$__rate_interval]))", "in {{pipeline}}"),
+               (f"sum by (pipeline) (rate(logstash_stats_pipeline_events_out{{{J}}}[$__rate_interval]))", "out {{pipeline}}")],
+              "ops"),
+        Panel("Logstash bulk errors", "Share of bulk requests to Elasticsearch that failed (alert LogstashOutputBulkErrors "
+              "above 1%).",
+              [(f"sum by (pipeline, plugin_id) (rate(logstash_stats_pipeline_plugin_bulk_requests_errors{{{J}}}[$__rate_interval])) "
+                f"/ (sum by (pipeline, plugin_id) (rate(logstash_stats_pipeline_plugin_bulk_requests_responses{{{J}}}[$__rate_interval])) > 0)",
+                "{{pipeline}} {{plugin_id}}")], "percentunit", thresholds=[(0.01, "red")]),
+        Panel("Logstash queues", "Dead letter queue and persisted queue size per pipeline (alerts "
+              "LogstashDeadLetterQueueGrowing, LogstashPersistedQueueNearlyFull).",
+              [(f"max by (pipeline) (logstash_stats_pipeline_dead_letter_queue_size_in_bytes{{{J}}})", "DLQ {{pipeline}}"),
+               (f"max by (pipeline) (logstash_stats_pipeline_queue_events_queue_size{{{J}}})", "queue {{pipeline}}")],
+              "bytes"),
+        Panel("Documents indexed", "Documents indexed per second into the logs data streams (alert ElasticsearchNoNewDocuments).",
+              [(f'sum(rate(elasticsearch_index_stats_indexing_index_total{{{J}, index=~"\\\\.ds-logs-.+"}}[$__rate_interval]))',
+                "docs/s")], "ops"),
+        Panel("Elasticsearch heap", "JVM heap used / max per node (alert ElasticsearchHeapUsageHigh above 85%).",
+              [(f'max by (name) (elasticsearch_jvm_memory_used_bytes{{{J}, area="heap"}} / '
+                f'(elasticsearch_jvm_memory_max_bytes{{{J}, area="heap"}} > 0))', "{{name}}")], "percentunit",
+              thresholds=[(0.85, "red")]),
+        Panel("Elasticsearch disk available", "Free bytes on each node's data path (watermark alerts).",
+              [(f"min by (name, path) (elasticsearch_filesystem_data_available_bytes{{{J}}})", "{{name}} {{path}}")],
+              "bytes"),
+    ]
+    return dashboard("logs-pipeline", "Logs pipeline", "Filebeat -> Logstash -> Elasticsearch: is every stage up and "
+                     "are logs flowing and indexed.", panels, ["observability-stack", "logs"], [("Runbooks", RUNBOOKS)])
+
+
+def tracing() -> dict[str, Any]:
+    panels = [
+        Panel("Spans received", "Spans the receivers accepted and refused per second (alert JaegerReceiverRefusedSpans "
+              "above 1% refused).",
+              [(f"sum by (receiver) (rate(otelcol_receiver_accepted_spans{{{J}}}[$__rate_interval]))", "accepted {{receiver}}"),
+               (f"sum by (receiver) (rate(otelcol_receiver_refused_spans{{{J}}}[$__rate_interval]))", "refused {{receiver}}")],
+              "ops"),
+        Panel("Spans exported", "Spans sent, failed and dropped at enqueue per second (alerts JaegerExportFailures, "
+              "JaegerSpansDropped).",
+              [(f"sum by (exporter) (rate(otelcol_exporter_sent_spans{{{J}}}[$__rate_interval]))", "sent {{exporter}}"),
+               (f"sum by (exporter) (rate(otelcol_exporter_send_failed_spans{{{J}}}[$__rate_interval]))", "failed {{exporter}}"),
+               (f"sum by (exporter) (rate(otelcol_exporter_enqueue_failed_spans{{{J}}}[$__rate_interval]))", "dropped {{exporter}}")],
+              "ops"),
+        Panel("Exporter queue", "Sending queue use against capacity (alert JaegerExporterQueueNearlyFull above 80%).",
+              [(f"max by (exporter) (otelcol_exporter_queue_size{{{J}}} / (otelcol_exporter_queue_capacity{{{J}}} > 0))",
+                "{{exporter}}")], "percentunit", thresholds=[(0.8, "red")]),
+        Panel("Storage write errors", "Share of bulk index attempts to Elasticsearch that failed (alert "
+              "JaegerStorageWriteErrors above 1%).",
+              [(f"sum by (name) (rate(jaeger_storage_bulk_index_errors{{{J}}}[$__rate_interval])) / "
+                f"(sum by (name) (rate(jaeger_storage_bulk_index_attempts{{{J}}}[$__rate_interval])) > 0)", "{{name}}")],
+              "percentunit", thresholds=[(0.01, "red")]),
+    ]
+    return dashboard("tracing", "Tracing", "Jaeger's collector: spans received, exported, queued, and written to storage.",
+                     panels, ["observability-stack", "traces"], [("Runbooks", RUNBOOKS)])
+
+
+DASHBOARDS = {
+    ("stack-health", "stack-health"): stack_health,
+    ("infrastructure", "node"): node,
+    ("infrastructure", "containers"): containers,
+    ("application", "application"): application,
+    ("application", "slo"): slo,
+    ("data-stores", "postgresql"): postgresql,
+    ("data-stores", "redis"): redis,
+    ("gpu", "gpu"): gpu,
+    ("logs-and-traces", "logs-pipeline"): logs_pipeline,
+    ("logs-and-traces", "tracing"): tracing,
+}
 
 
 def render() -> dict[Path, str]:
