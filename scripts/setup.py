@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--non-interactive", "-y", action="store_true",
                         help="never ask; warnings do not stop setup (implied when stdin is not a terminal)")
     parser.add_argument("--skip-preflight", action="store_true", help="skip the host checks (Docker, RAM, ports, ...)")
-    parser.add_argument("--check-only", action="store_true", help="change nothing: check the host and configs only")
+    parser.add_argument("--check-only", action="store_true",
+                        help="check the host and configs only: writes no .env (only the derived alertmanager/generated/)")
     parser.add_argument("--urls", action="store_true", help="only print the stack's URLs and where each login is")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
