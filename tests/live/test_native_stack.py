@@ -276,32 +276,7 @@ def test_prometheus_scrapes_the_gpu_exporter(native):
 
 
 # Dashboard panels that cannot have data in the native stack, with the reason: the one list of them.
-NO_DATA_NATIVELY: dict[str, str] = {
-    "containers/Memory use vs limit": "cAdvisor (job cadvisor) needs Docker and does not run in the native stack",
-    "containers/Memory working set": "cAdvisor (job cadvisor) needs Docker and does not run in the native stack",
-    "containers/CPU": "cAdvisor (job cadvisor) needs Docker and does not run in the native stack",
-    "containers/CPU throttling": "cAdvisor (job cadvisor) needs Docker and does not run in the native stack",
-    "containers/Restarts": "cAdvisor (job cadvisor) needs Docker and does not run in the native stack",
-    "containers/Network traffic": "cAdvisor (job cadvisor) needs Docker and does not run in the native stack",
-    "containers/Last seen": "cAdvisor (job cadvisor) needs Docker and does not run in the native stack",
-    "logs-pipeline/Elasticsearch cluster health": "the elasticsearch exporter does not run in the native stack",
-    "logs-pipeline/Unassigned shards": "the elasticsearch exporter does not run in the native stack",
-    "logs-pipeline/Logstash up": "the logstash exporter does not run in the native stack",
-    "logs-pipeline/Filebeat up": "the filebeat exporter does not run in the native stack",
-    "logs-pipeline/Filebeat output events": "the filebeat exporter does not run in the native stack",
-    "logs-pipeline/Logstash events": "the logstash exporter does not run in the native stack",
-    "logs-pipeline/Logstash bulk errors": "the logstash exporter does not run in the native stack",
-    "logs-pipeline/Logstash queues": "the logstash exporter does not run in the native stack",
-    "logs-pipeline/Documents indexed": "the elasticsearch exporter does not run in the native stack",
-    "logs-pipeline/Elasticsearch heap": "the elasticsearch exporter does not run in the native stack",
-    "logs-pipeline/Elasticsearch disk available": "the elasticsearch exporter does not run in the native stack",
-    "tracing/Spans received": "Jaeger does not run in the native stack",
-    "tracing/Spans exported": "Jaeger does not run in the native stack",
-    "tracing/Exporter queue": "Jaeger does not run in the native stack",
-    "tracing/Storage write errors": "Jaeger does not run in the native stack",
-    "gpu/XID errors": "gpu_xid_errors_total exists only with the exporter's opt-in --xid and after an XID event; "
-                      "the simulated GPUs raise none",
-}
+NO_DATA_NATIVELY: dict[str, str] = yaml.safe_load((Path(__file__).parent / "no_data_natively.yml").read_text())
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$job": ".*"}
 
 
