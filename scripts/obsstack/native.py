@@ -152,31 +152,32 @@ class NativeStack:
                                    "--redis-url", redis_url, "--postgres-dsn", pg_dsn, "--load-rps", "10"],
                       url["demo_app"], {"http": f"{url['demo_app']}/healthz"}, cwd=str(ROOT / "demo"),
                       env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""}),
-            Component("alertmanager", [self.tool("alertmanager"), *native_config.replace_flags(
-                native_config.compose_command(ROOT / "docker-compose.yml", "alertmanager"), {
-                    "--config.file": str(self.state / "alertmanager/alertmanager.yml"),
-                    "--storage.path": str(self.state / "alertmanager/data"),
-                    "--web.config.file": str(self.state / "web/alertmanager-web.yml"),
-                    "--web.external-url": url["alertmanager"],
-                    "--web.listen-address": f"127.0.0.1:{ports['alertmanager']}",
-                })],
+            Component("alertmanager", self.server_argv("alertmanager", "--storage.path", url["alertmanager"],
+                                                        ports["alertmanager"]),
                       url["alertmanager"], {"http": f"{url['alertmanager']}/-/ready", "auth": True}, auth=am_auth),
-            Component("prometheus", [self.tool("prometheus"), *native_config.replace_flags(
-                native_config.compose_command(ROOT / "docker-compose.yml", "prometheus"), {
-                    "--config.file": str(self.state / "prometheus/prometheus.yml"),
-                    "--storage.tsdb.path": str(self.state / "prometheus/data"),
-                    "--web.config.file": str(self.state / "web/prometheus-web.yml"),
-                    "--web.external-url": url["prometheus"],
-                    "--web.listen-address": f"127.0.0.1:{ports['prometheus']}",
-                    # Alerts already firing when Prometheus starts (the Watchdog) are first sent one
-                    # resend delay later (1m by default, measured on 3.5.3); --fast shortens it too.
-                    **({"--rules.alert.resend-delay": "1s"} if self.fast else {}),
-                })],
+            # Alerts already firing when Prometheus starts (the Watchdog) are first sent one resend
+            # delay later (1m by default, measured on 3.5.3); --fast shortens it too.
+            Component("prometheus", self.server_argv("prometheus", "--storage.tsdb.path", url["prometheus"],
+                                                      ports["prometheus"],
+                                                      {"--rules.alert.resend-delay": "1s"} if self.fast else {}),
                       url["prometheus"], {"http": f"{url['prometheus']}/-/ready", "auth": True}, auth=prom_auth,
                       env={"STACK_CLUSTER": "native", "STACK_ENVIRONMENT": "test"}),
         ]
         self.init_postgres(pg_data, passwords["postgres"], as_root)
         return components, {"skipped": skipped}
+
+    def server_argv(self, service: str, storage_flag: str, url: str, port: int,
+                    extra: dict[str, str] | None = None) -> list[str]:
+        """Prometheus' or Alertmanager's command line: docker-compose.yml's own flags, paths made native."""
+        return [self.tool(service), *native_config.replace_flags(
+            native_config.compose_command(ROOT / "docker-compose.yml", service), {
+                "--config.file": str(self.state / service / f"{service}.yml"),
+                storage_flag: str(self.state / service / "data"),
+                "--web.config.file": str(self.state / "web" / f"{service}-web.yml"),
+                "--web.external-url": url,
+                "--web.listen-address": f"127.0.0.1:{port}",
+                **(extra or {}),
+            })]
 
     def render_configs(self, ports: dict[str, int], passwords: dict[str, str], sink_url: str) -> dict[str, str]:
         addresses = {compose: f"127.0.0.1:{ports[name]}" for compose, name in COMPOSE_ADDRESSES.items()}
