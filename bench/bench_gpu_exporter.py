@@ -38,6 +38,7 @@ def setup(gpus: int, processes: int) -> tuple[Exporter, CollectorRegistry]:
                         resolve=sim.process_info)
     registry = CollectorRegistry(auto_describe=False)
     exporter.register(registry)
+    gc.freeze()          # as the exporter's main() does after startup
     return exporter, registry
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Compare the GPU exporter's NVML collection with nvidia-smi on a machine with NVIDIA GPUs.
 
-Prints one line per GPU and field (exporter value, nvidia-smi value, tolerance, OK/DIFF) and the
-measured NVML collection time per GPU. Exit 0: all within tolerance; 1: differences; 2: no GPU.
+Prints one line per GPU and field (exporter value, nvidia-smi value, tolerance, OK/DIFF), the GPU
+memory of each process name against nvidia-smi's compute apps, the measured NVML collection time per
+GPU and the cost of a whole scrape (collection + exposition). Exit 0: all within tolerance;
+1: differences; 2: no GPU.
 
-    .venv/bin/python scripts/gpu_check.py [--runs N]
+    .venv/bin/python scripts/gpu_check.py [--runs N] [--exposition FILE] [--xid] [--pcie-throughput]
 """
 from __future__ import annotations
 
@@ -19,7 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "exporters"))
 
 import pynvml  # noqa: E402
+from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
+from gpu_exporter.exporter import Config, Exporter  # noqa: E402
+from gpu_exporter.model import Snapshot  # noqa: E402
+from gpu_exporter.procinfo import ProcResolver  # noqa: E402
 from gpu_exporter.sampler import Sampler, SamplerOptions  # noqa: E402
 
 QUERY = "index,uuid,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw"
@@ -53,9 +59,91 @@ def compare(name: str, ours: float | None, theirs: float | None, tol: float) -> 
     return ok
 
 
+def smi_processes() -> dict[str, float]:
+    """nvidia-smi's compute apps: MiB of GPU memory summed by process name (/proc/PID/comm, as the exporter names them)."""
+    out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    resolve = ProcResolver()
+    by_name: dict[str, float] = {}
+    for line in out.strip().splitlines():
+        pid, used = (c.strip() for c in line.split(","))
+        name = resolve(int(pid))[0]
+        by_name[name] = by_name.get(name, 0.0) + (number(used) or 0.0)
+    return by_name
+
+
+def compare_processes(snap: Snapshot) -> bool:
+    ours: dict[str, float] = {}
+    for p in snap.processes:
+        ours[p.process] = ours.get(p.process, 0.0) + (p.memory_bytes or 0.0) / MIB
+    theirs = smi_processes()
+    print(f"processes: exporter {sorted(ours)}, nvidia-smi {sorted(theirs)}")
+    ok = True
+    for name in sorted(set(ours) | set(theirs)):
+        ok &= compare(f"{name[:12]} MiB", ours.get(name), theirs.get(name), 64.0)
+    return ok
+
+
+def time_scrapes(runs: int, config: Config) -> tuple[list[float], bytes]:
+    """Wall time of whole scrapes (fresh collection + text exposition), as Prometheus would cause them."""
+    exporter = Exporter(pynvml, config=config)
+    registry = CollectorRegistry(auto_describe=False)
+    exporter.register(registry)
+    exporter.start()
+    body = generate_latest(registry)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        exporter.collection.get(refresh=True)
+        body = generate_latest(registry)
+        times.append(time.perf_counter() - t0)
+    exporter.close()
+    return times, body
+
+
+class TimedNvml:
+    """pynvml with every nvml* call timed, to find the slow NVML calls on this GPU and driver."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(pynvml, name)
+        if not (callable(attr) and name.startswith("nvml")):
+            return attr
+
+        def timed(*args: object, **kwargs: object) -> object:
+            t0 = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.times.setdefault(name, []).append(time.perf_counter() - t0)
+        return timed
+
+
+def per_call(runs: int) -> None:
+    nvml = TimedNvml()
+    sampler = Sampler(nvml, SamplerOptions(processes=True))
+    for _ in range(runs):
+        sampler.sample()
+    sampler.close()
+    print("NVML calls, median per call over the sampled collections (slowest first):")
+    for name, values in sorted(nvml.times.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(f"  {name:<44} {statistics.median(values) * 1e6:>9.1f} us  x{len(values)}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=20, help="collections to time (default %(default)s)")
+    parser.add_argument("--runs", type=int, default=20, help="collections and scrapes to time (default %(default)s)")
+    parser.add_argument("--exposition", type=Path, metavar="FILE", help="also write one real /metrics body to FILE")
+    parser.add_argument("--xid", action="store_true", help="scrape with the Xid event thread on")
+    parser.add_argument("--pcie-throughput", action="store_true", help="scrape with PCIe throughput on")
+    parser.add_argument("--per-call", action="store_true", help="also time each NVML call the exporter makes")
     args = parser.parse_args()
     if shutil.which("nvidia-smi") is None:
         print("no nvidia-smi on PATH: not a machine with an NVIDIA driver")
@@ -72,13 +160,13 @@ def main() -> int:
         times.append(time.perf_counter() - t0)
     reference = smi()
     n = len(snap.gpus)
+    ok = compare_processes(snap)
     print(f"driver {snap.driver_version}, CUDA {snap.cuda_version}, {n} GPU(s)")
     print(f"NVML collection (device + processes): median {statistics.median(times) * 1e3:.2f} ms, "
           f"max {max(times) * 1e3:.2f} ms, per GPU {statistics.median(times) * 1e3 / n:.2f} ms "
           f"over {args.runs} runs")
     if snap.errors:
         print(f"exporter errors: {snap.errors}")
-    ok = True
     for gpu in snap.gpus:
         v = gpu.values
         row = reference.get(str(gpu.info.index))
@@ -106,6 +194,17 @@ def main() -> int:
         smi_power = number(row["power.draw"])
         ok &= compare("power W", power, smi_power, max(10.0, 0.1 * (smi_power or 0)))
     sampler.close()
+    config = Config(processes=True, xid=args.xid, pcie_throughput=args.pcie_throughput)
+    scrapes, body = time_scrapes(args.runs, config)
+    samples = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
+    print(f"whole scrape (collection + exposition, xid={args.xid}, pcie_throughput={args.pcie_throughput}): "
+          f"p50 {statistics.median(scrapes) * 1e3:.2f} ms, p99 {percentile(scrapes, 0.99) * 1e3:.2f} ms, "
+          f"per GPU p99 {percentile(scrapes, 0.99) * 1e3 / n:.2f} ms; {samples} samples, {len(body)} bytes")
+    if args.per_call:
+        per_call(args.runs)
+    if args.exposition:
+        args.exposition.write_bytes(body)
+        print(f"exposition written to {args.exposition}")
     print("all within tolerance" if ok else "DIFFERENCES found")
     return 0 if ok else 1
 

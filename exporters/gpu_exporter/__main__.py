@@ -4,6 +4,7 @@ Every flag also reads an environment variable (GPU_EXPORTER_<FLAG>)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     exporter.register(registry)
     exporter.start()
     server = serve(registry, *listen)
+    # Startup objects (pynvml, prometheus_client, argparse) are long-lived: moving them out of the
+    # collector's reach makes each garbage collection during a scrape shorter (lower p99).
+    gc.freeze()
     LOG.info("gpu-exporter %s serving on %s:%d", __version__, *listen)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -60,4 +60,10 @@ class DeviceCollector(SnapshotCollector):
             for name, by_label in gpu.labelled.items():
                 for label, value in by_label.items():
                     families[name].add_metric(ids + [label], value)
+            # MIG: memory per GPU instance, in the same families with dcgm-exporter's two extra labels
+            # (the GPU's own series stay: max by (UUID) is the whole GPU, sum needs GPU_I_ID="").
+            for mig in gpu.instances:
+                labels = {"gpu": ids[0], "UUID": ids[1], "GPU_I_ID": mig.gpu_instance, "GPU_I_PROFILE": mig.profile}
+                for name, value in mig.values.items():
+                    families[name].add_sample(name, labels, value)
         return [info] + [f for f in families.values() if f.samples]

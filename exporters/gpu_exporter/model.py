@@ -12,6 +12,15 @@ class GpuInfo:
     model: str
     pci_bus_id: str
     power_limit_watts: float | None
+    mig: bool = False                              # MIG mode on: memory and processes per GPU instance
+
+
+@dataclass(frozen=True)
+class MigSample:
+    """One GPU instance of a GPU in MIG mode (dcgm-exporter's labels GPU_I_ID, GPU_I_PROFILE)."""
+    gpu_instance: str                              # GPU instance id
+    profile: str                                   # e.g. 1g.10gb
+    values: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -19,6 +28,7 @@ class GpuSample:
     info: GpuInfo
     values: dict[str, float]                       # metric name -> value
     labelled: dict[str, dict[str, float]]          # metric name -> {extra label value -> value}
+    instances: tuple[MigSample, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,8 @@ class ProcessSeries:
     memory_bytes: float | None
     sm_ratio: float | None
     count: int
+    gpu_instance: str = ""                         # MIG: GPU instance id and profile, else ""
+    profile: str = ""
 
 
 @dataclass(frozen=True)

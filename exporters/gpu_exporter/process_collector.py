@@ -1,4 +1,4 @@
-"""Per-process GPU memory and SM utilisation, by process name and container."""
+"""Per-process GPU memory and SM utilisation, by process name and container (and GPU instance, for MIG)."""
 from __future__ import annotations
 
 import logging
@@ -22,12 +22,11 @@ class ProcessCollector(SnapshotCollector):
                                 "GPU memory used by processes with this name in this container.", labels=LABELS)
         sm = GaugeMetricFamily("gpu_process_sm_utilization_ratio",
                                "SM utilisation of these processes over their last NVML sample (0-1).", labels=LABELS)
-        count = GaugeMetricFamily("gpu_processes", "Processes with this name in this container on the GPU.", labels=LABELS)
         for p in snap.processes:
-            labels = [p.gpu, p.uuid, p.process, p.container]
-            count.add_metric(labels, p.count)
-            if p.memory_bytes is not None:
-                mem.add_metric(labels, p.memory_bytes)
-            if p.sm_ratio is not None:
-                sm.add_metric(labels, p.sm_ratio)
-        return [f for f in (mem, sm, count) if f.samples]
+            labels = dict(zip(LABELS, (p.gpu, p.uuid, p.process, p.container)))
+            if p.gpu_instance:          # on a MIG GPU instance: dcgm-exporter's labels for it
+                labels |= {"GPU_I_ID": p.gpu_instance, "GPU_I_PROFILE": p.profile}
+            for family, value in ((mem, p.memory_bytes), (sm, p.sm_ratio)):
+                if value is not None:
+                    family.add_sample(family.name, labels, value)
+        return [f for f in (mem, sm) if f.samples]

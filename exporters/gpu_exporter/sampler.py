@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import pynvml
 
 from .errors import FEATURE_ABSENT, HIDDEN, SESSION_FATAL, SessionLost, code_of, reason_of
-from .model import GpuInfo, GpuSample, ProcessSeries, Snapshot
+from .model import GpuInfo, GpuSample, MigSample, ProcessSeries, Snapshot
 from .procinfo import ProcResolver
 
 LOG = logging.getLogger(__name__)
@@ -31,6 +31,16 @@ CLOCK_EVENT_REASONS = (
     (pynvml.nvmlClocksEventReasonDisplayClockSetting, "display_clock_setting"),
 )
 MHZ = 1e6
+SM_CARRY_SECONDS = 5.0
+
+
+class RawProcess(NamedTuple):
+    """One PID on one GPU (or GPU instance), before grouping by process name and container."""
+    info: GpuInfo
+    mig: MigSample | None
+    pid: int
+    used: float | None
+    sm: float | None
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,10 @@ class Sampler:
         self._logged: set[tuple[str, ...]] = set()
         self._last_reason: str | None = None
         self._proc_ts: dict[str, int] = {}
+        self._proc_sm: dict[str, dict[int, tuple[float, float]]] = {}   # uuid -> pid -> (SM ratio, monotonic seen)
+        # (uuid, field) that answered NOT_SUPPORTED / FUNCTION_NOT_FOUND: not asked again this session.
+        # A real H100 spends ~0.2 ms refusing the fan speed on every call.
+        self._absent: set[tuple[str, str]] = set()
         self._dropped = 0
         self._last_success: float | None = None
 
@@ -72,13 +86,17 @@ class Sampler:
 
     def _read(self, info: GpuInfo, field: str, fn: Callable[..., Any], *args: Any) -> Any:
         """One NVML call for one field: None (series absent) on a per-field error."""
+        if (info.uuid, field) in self._absent:
+            return None
         try:
             return fn(*args)
         except pynvml.NVMLError as exc:
             code, reason = code_of(exc), reason_of(exc)
             if code in SESSION_FATAL:
                 raise SessionLost(reason) from exc
-            if code not in FEATURE_ABSENT:
+            if code in FEATURE_ABSENT:
+                self._absent.add((info.uuid, field))
+            else:
                 self.count_error(reason)
             level = logging.INFO if code in HIDDEN else logging.WARNING
             self._once(level, (field, info.uuid, reason), "GPU %d (%s): %s unavailable (%s); series omitted",
@@ -91,6 +109,7 @@ class Sampler:
         nvml.nvmlInit()
         self._initialised = True
         self._handles = []
+        self._absent.clear()          # a reloaded driver may support more
         try:
             self._driver = _text(nvml.nvmlSystemGetDriverVersion())
         except pynvml.NVMLError:
@@ -114,9 +133,12 @@ class Sampler:
             name = self._read(partial, "name", nvml.nvmlDeviceGetName, handle)
             pci = self._read(partial, "pci_info", nvml.nvmlDeviceGetPciInfo, handle)
             limit = self._read(partial, "power_limit", nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
+            # Read once per session: changing the MIG mode needs a GPU reset, which ends the session.
+            mode = self._read(partial, "mig_mode", nvml.nvmlDeviceGetMigMode, handle)
             info = GpuInfo(index, uuid, _text(name) if name is not None else "",
                            _text(pci.busId) if pci is not None else "",
-                           limit / 1000 if limit is not None else None)
+                           limit / 1000 if limit is not None else None,
+                           mig=mode is not None and mode[0] == pynvml.NVML_DEVICE_MIG_ENABLE)
             self._handles.append((handle, info))
         if count == 0:
             self._once(logging.WARNING, ("zero-gpus",), "NVML answers but reports no GPU "
@@ -154,13 +176,21 @@ class Sampler:
             LOG.info("NVML available again")
             self._last_reason = None
         gpus: list[GpuSample] = []
-        raw_procs: list[tuple[GpuInfo, int, float | None, float | None]] = []
+        raw_procs: list[RawProcess] = []
         lost: str | None = None
         for handle, info in self._handles:
             try:
-                gpus.append(self._sample_gpu(handle, info))
-                if self._opt.processes:
+                sample = self._sample_gpu(handle, info)
+                if info.mig:
+                    # GPU instances are created and destroyed at run time: enumerated every collection.
+                    instances = self._mig_instances(handle, info)
+                    sample = replace(sample, instances=tuple(mig for mig, _ in instances))
+                    if self._opt.processes:
+                        for mig, mig_handle in instances:
+                            raw_procs.extend(self._sample_processes(mig_handle, info, mig))
+                elif self._opt.processes:
                     raw_procs.extend(self._sample_processes(handle, info))
+                gpus.append(sample)
             except SessionLost as exc:
                 # Drop this GPU's series now; shut down and re-enumerate on the next collection.
                 lost = exc.reason
@@ -264,6 +294,30 @@ class Sampler:
                 lab["gpu_pcie_throughput_bytes_per_second"] = tput
         return GpuSample(info, v, lab)
 
+    def _mig_instances(self, h: Any, info: GpuInfo) -> list[tuple[MigSample, Any]]:
+        nvml = self._nvml
+        out: list[tuple[MigSample, Any]] = []
+        for slot in range(self._read(info, "mig_device_count", nvml.nvmlDeviceGetMaxMigDeviceCount, h) or 0):
+            try:
+                mig_handle = nvml.nvmlDeviceGetMigDeviceHandleByIndex(h, slot)
+            except pynvml.NVMLError as exc:
+                if code_of(exc) in SESSION_FATAL:
+                    raise SessionLost(reason_of(exc)) from exc
+                continue                                  # NOT_FOUND: an empty slot
+            gi = self._read(info, "gpu_instance_id", nvml.nvmlDeviceGetGpuInstanceId, mig_handle)
+            if gi is None:
+                continue
+            name = self._read(info, "mig_name", nvml.nvmlDeviceGetName, mig_handle)
+            # "NVIDIA H100 80GB HBM3 MIG 1g.10gb" -> "1g.10gb", dcgm-exporter's GPU_I_PROFILE
+            profile = _text(name).rpartition(" MIG ")[2] if name is not None else ""
+            values: dict[str, float] = {}
+            mem = self._read(info, "mig_memory", nvml.nvmlDeviceGetMemoryInfo, mig_handle)
+            if mem is not None:
+                values = {"gpu_memory_used_bytes": float(mem.used), "gpu_memory_free_bytes": float(mem.free),
+                          "gpu_memory_total_bytes": float(mem.total)}
+            out.append((MigSample(str(gi), profile, values), mig_handle))
+        return out
+
     def _memory(self, h: Any, info: GpuInfo) -> Any:
         """v2 (with reserved) where the driver has it, else v1."""
         try:
@@ -287,8 +341,9 @@ class Sampler:
         return float(getattr(fv.value, attr))
 
     # ------------------------------------------------------------------ processes
-    def _sample_processes(self, h: Any, info: GpuInfo) -> list[tuple[GpuInfo, int, float | None, float | None]]:
+    def _sample_processes(self, h: Any, info: GpuInfo, mig: MigSample | None = None) -> list[RawProcess]:
         nvml = self._nvml
+        key = info.uuid if mig is None else f"{info.uuid}/{mig.gpu_instance}"
         mem: dict[int, float | None] = {}
         for field, fn in (("compute_processes", nvml.nvmlDeviceGetComputeRunningProcesses),
                           ("graphics_processes", nvml.nvmlDeviceGetGraphicsRunningProcesses)):
@@ -297,9 +352,14 @@ class Sampler:
                 prev = mem.get(p.pid)
                 mem[p.pid] = used if prev is None else prev + (used or 0)
         if not mem:
+            self._proc_sm.pop(key, None)
             return []
-        sm: dict[int, float] = {}
-        last = self._proc_ts.get(info.uuid, 0)
+        # NVML returns only samples newer than `last`: a live PID's latest value is kept for a few
+        # seconds, so scrapes closer together than NVML's sampling still get the SM series.
+        now = time.monotonic()
+        sm = {pid: seen for pid, seen in self._proc_sm.get(key, {}).items()
+              if pid in mem and now - seen[1] < SM_CARRY_SECONDS}
+        last = self._proc_ts.get(key, 0)
         try:
             samples = nvml.nvmlDeviceGetProcessUtilization(h, last)
         except pynvml.NVMLError as exc:
@@ -307,19 +367,20 @@ class Sampler:
                 raise SessionLost(reason_of(exc)) from exc
             samples = ()          # NOT_FOUND: no sample since `last`; NOT_SUPPORTED: no per-process utilisation
         for s in samples:
-            sm[s.pid] = s.smUtil / 100
+            sm[s.pid] = (s.smUtil / 100, now)
             last = max(last, s.timeStamp)
-        self._proc_ts[info.uuid] = last
-        return [(info, pid, used, sm.get(pid)) for pid, used in mem.items()]
+        self._proc_ts[key] = last
+        self._proc_sm[key] = sm
+        return [RawProcess(info, mig, pid, used, sm[pid][0] if pid in sm else None) for pid, used in mem.items()]
 
-    def _attribute(self, raw: list[tuple[GpuInfo, int, float | None, float | None]]) -> tuple[ProcessSeries, ...]:
+    def _attribute(self, raw: list[RawProcess]) -> tuple[ProcessSeries, ...]:
         if isinstance(self._resolve, ProcResolver):
-            self._resolve.prune(pid for _, pid, _, _ in raw)
-        groups: dict[tuple[int, str, str], list[Any]] = {}
+            self._resolve.prune(r.pid for r in raw)
+        groups: dict[tuple[int, str, str, str, str], list[Any]] = {}
         infos: dict[int, GpuInfo] = {}
-        for info, pid, used, sm in raw:
+        for info, mig, pid, used, sm in raw:
             name, container = self._resolve(pid)
-            key = (info.index, name, container)
+            key = (info.index, mig.gpu_instance if mig else "", mig.profile if mig else "", name, container)
             infos[info.index] = info
             g = groups.setdefault(key, [None, None, 0])
             if used is not None:
@@ -327,8 +388,8 @@ class Sampler:
             if sm is not None:
                 g[1] = (g[1] or 0.0) + sm
             g[2] += 1
-        series = [ProcessSeries(str(idx), infos[idx].uuid, name, container, g[0], g[1], g[2])
-                  for (idx, name, container), g in groups.items()]
+        series = [ProcessSeries(str(idx), infos[idx].uuid, name, container, g[0], g[1], g[2], gi, profile)
+                  for (idx, gi, profile, name, container), g in groups.items()]
         if len(series) > self._opt.max_processes:
             series.sort(key=lambda s: -(s.memory_bytes or 0.0))
             dropped = len(series) - self._opt.max_processes
@@ -336,5 +397,5 @@ class Sampler:
             self._once(logging.WARNING, ("process-cap",), "more than %d GPU process series; dropping the "
                        "smallest (gpu_exporter_processes_dropped_total)", self._opt.max_processes)
             series = series[: self._opt.max_processes]
-        series.sort(key=lambda s: (int(s.gpu), s.process, s.container))
+        series.sort(key=lambda s: (int(s.gpu), s.gpu_instance, s.process, s.container))
         return tuple(series)

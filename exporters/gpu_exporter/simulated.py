@@ -24,6 +24,20 @@ class _Handle:
         self.index = index
 
 
+class _MigHandle(_Handle):
+    """A MIG device (GPU instance) of GPU ``index``: NVML gives these their own handles."""
+    __slots__ = ("gi_id", "profile", "slices")
+
+    def __init__(self, index: int, gi_id: int, profile: str) -> None:
+        super().__init__(index)
+        self.gi_id = gi_id
+        self.profile = profile
+        self.slices = int(profile.split("g.")[0])          # "3g.40gb" -> 3 of the GPU's 7 slices
+
+
+MIG_SLOTS = 7        # nvmlDeviceGetMaxMigDeviceCount on an A100/H100 in MIG mode
+
+
 class SimulatedNvml:
     """The slice of the pynvml module API the exporter calls, answering for ``count`` GPUs and
     ``processes`` GPU processes spread over them (PIDs from 100000, names like train-3)."""
@@ -31,12 +45,17 @@ class SimulatedNvml:
     NVMLError = pynvml.NVMLError
     NVMLError_Timeout = pynvml.NVMLError_Timeout
 
-    def __init__(self, count: int, processes: int = 0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, count: int, processes: int = 0, clock: Callable[[], float] = time.time,
+                 mig: dict[int, list[str]] | None = None) -> None:
+        """``mig``: GPU index -> its GPU instances' profiles (e.g. {1: ["3g.40gb", "1g.10gb"]}) for
+        GPUs in MIG mode; GPU instance ids are assigned 1, 2, ... in that order."""
         self.count = count
         self.processes = processes if processes else 2 * count
         self.clock = clock
         self.initialised = 0
         self._handles = [_Handle(i) for i in range(count)]
+        self._mig = {index: [_MigHandle(index, gi + 1, profile) for gi, profile in enumerate(profiles)]
+                     for index, profiles in (mig or {}).items()}
 
     # ------------------------------------------------------------------ session
     def _check(self) -> None:
@@ -71,7 +90,28 @@ class SimulatedNvml:
         return f"GPU-5151{h.index:04x}-0000-4000-8000-00000000{h.index:04x}"
 
     def nvmlDeviceGetName(self, h: _Handle) -> str:  # noqa: N802
+        if isinstance(h, _MigHandle):
+            return f"Simulated NVIDIA H100 80GB HBM3 MIG {h.profile}"
         return "Simulated NVIDIA H100 80GB HBM3"
+
+    # ------------------------------------------------------------------ MIG (answers as a real H100 gave them)
+    def nvmlDeviceGetMigMode(self, h: _Handle) -> list[int]:  # noqa: N802
+        on = pynvml.NVML_DEVICE_MIG_ENABLE if h.index in self._mig else pynvml.NVML_DEVICE_MIG_DISABLE
+        return [on, on]                                       # [current, pending]
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, h: _Handle) -> int:  # noqa: N802
+        return MIG_SLOTS if h.index in self._mig else 0
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, h: _Handle, slot: int) -> _MigHandle:  # noqa: N802
+        instances = self._mig.get(h.index, [])
+        if slot >= len(instances):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
+        return instances[slot]
+
+    def nvmlDeviceGetGpuInstanceId(self, h: _Handle) -> int:  # noqa: N802
+        if not isinstance(h, _MigHandle):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return h.gi_id
 
     def nvmlDeviceGetPciInfo(self, h: _Handle) -> SimpleNamespace:  # noqa: N802
         return SimpleNamespace(busId=f"00000000:{0x18 + h.index:02X}:00.0")
@@ -85,6 +125,8 @@ class SimulatedNvml:
         return 0.5 + 0.5 * math.sin(2 * math.pi * (self.clock() / period + h.index / 7))
 
     def nvmlDeviceGetUtilizationRates(self, h: _Handle) -> SimpleNamespace:  # noqa: N802
+        if h.index in self._mig:        # NVML has no utilisation for GPUs in MIG mode
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
         w = self._wave(h)
         return SimpleNamespace(gpu=int(20 + 75 * w), memory=int(10 + 50 * w))
 
@@ -97,6 +139,9 @@ class SimulatedNvml:
     def nvmlDeviceGetMemoryInfo(self, h: _Handle, version: int | None = None) -> SimpleNamespace:  # noqa: N802
         total, reserved = 80 * GIB, 512 * 1024 ** 2
         used = int((10 + 60 * self._wave(h, 900)) * GIB)
+        if isinstance(h, _MigHandle):
+            total, reserved = h.slices * 10 * GIB, 0
+            used = min(sum(p.usedGpuMemory for p in self.nvmlDeviceGetComputeRunningProcesses(h)), total)
         return SimpleNamespace(total=total, reserved=reserved, used=used, free=total - reserved - used)
 
     def nvmlDeviceGetTemperature(self, h: _Handle, sensor: int) -> int:  # noqa: N802
@@ -147,7 +192,11 @@ class SimulatedNvml:
 
     # ------------------------------------------------------------------ processes
     def _pids(self, h: _Handle) -> list[int]:
-        return [100000 + i for i in range(self.processes) if i % max(self.count, 1) == h.index]
+        pids = [100000 + i for i in range(self.processes) if i % max(self.count, 1) == h.index]
+        if isinstance(h, _MigHandle):      # a GPU in MIG mode: its processes spread over its instances
+            slots = self._mig[h.index]
+            return [pid for n, pid in enumerate(pids) if slots[n % len(slots)] is h]
+        return pids
 
     def nvmlDeviceGetComputeRunningProcesses(self, h: _Handle) -> list[SimpleNamespace]:  # noqa: N802
         return [SimpleNamespace(pid=pid, usedGpuMemory=(1 + pid % 8) * GIB // 2) for pid in self._pids(h)]
@@ -157,6 +206,8 @@ class SimulatedNvml:
 
     def nvmlDeviceGetProcessUtilization(self, h: _Handle, last: int) -> list[SimpleNamespace]:  # noqa: N802
         ts = int(self.clock() * 1e6)
+        if ts <= last:      # as NVML: nothing sampled since `last`
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
         return [SimpleNamespace(pid=pid, smUtil=pid % 50, memUtil=pid % 20, timeStamp=ts) for pid in self._pids(h)]
 
     @staticmethod

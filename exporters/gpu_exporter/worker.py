@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,13 @@ class Collection:
         self._started = 0.0
         self._timed_out = False
         self._timeouts = 0
+        # One long-lived worker: starting a thread per collection cost more than a simulated GPU's sampling.
+        self._requests: queue.SimpleQueue[threading.Event | None] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+
+    def _serve(self) -> None:
+        while (done := self._requests.get()) is not None:
+            self._run(done)
 
     def _run(self, done: threading.Event) -> None:
         try:
@@ -51,7 +59,10 @@ class Collection:
                     return self._last
                 done = self._running = threading.Event()
                 self._started = now
-                threading.Thread(target=self._run, args=(done,), name="gpu-collect", daemon=True).start()
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._serve, name="gpu-collect", daemon=True)
+                    self._worker.start()
+                self._requests.put(done)
             remaining = self._started + self._deadline - now
         if remaining > 0 and done.wait(remaining):
             with self._lock:
@@ -70,7 +81,8 @@ class Collection:
             return replace(base, up=False, reason="Timeout", devices=None, gpus=(), processes=())
 
     def close(self, shutdown: Callable[[], None]) -> None:
-        """Run ``shutdown`` (nvmlShutdown) unless a collection is still in flight."""
+        """Stop the worker; run ``shutdown`` (nvmlShutdown) unless a collection is still in flight."""
+        self._requests.put(None)
         with self._lock:
             if self._running is None:
                 shutdown()

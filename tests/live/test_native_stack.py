@@ -258,11 +258,14 @@ def test_failed_config_reloads_are_detected_and_resolved(native):
 
 
 def test_prometheus_scrapes_the_gpu_exporter(native):
-    """The native stack's exporter serves 2 simulated GPUs; Prometheus stores their series."""
+    """The native stack's exporter serves 2 simulated GPUs; Prometheus stores their series, and they
+    join the host's node series on the `host` label the scrape config sets."""
     auth = native.auth("prometheus")
     for expr, expected in (('count(gpu_utilization_ratio{job="gpu-exporter"})', "2"),
                            ('gpu_exporter_backend{job="gpu-exporter", backend="simulated"}', "1"),
-                           ('max(gpu_exporter_up{job="gpu-exporter"})', "1")):
+                           ('max(gpu_exporter_up{job="gpu-exporter"})', "1"),
+                           ('count(gpu_power_usage_watts{host="stack-host"} * on (host) group_left '
+                            'node_uname_info{job="node"})', "2")):
         deadline = time.monotonic() + 30
         value = None
         while time.monotonic() < deadline:

@@ -37,8 +37,8 @@ class FakeNvml:
 
     NVMLError = pynvml.NVMLError
 
-    def __init__(self, count: int = 2, processes: int = 4) -> None:
-        self.sim = SimulatedNvml(count, processes=processes, clock=lambda: T0)
+    def __init__(self, count: int = 2, processes: int = 4, mig: dict[int, list[str]] | None = None) -> None:
+        self.sim = SimulatedNvml(count, processes=processes, clock=lambda: T0, mig=mig)
         self.errors: dict[tuple[str, int | None], int] = {}
         self.calls: dict[str, int] = {}
         self.hang: threading.Event | None = None       # set: calls block until it is cleared... see hang_on
@@ -172,6 +172,43 @@ def test_a_failing_field_is_absent_others_exported_logged_once(code, counted, ca
         assert errors == []
 
 
+def test_a_feature_the_gpu_lacks_is_not_asked_again_until_nvml_restarts():
+    # A real H100 spends ~0.2 ms refusing the fan speed; the exporter asks once per GPU and session.
+    nvml = FakeNvml()
+    nvml.errors[("nvmlDeviceGetEncoderUtilization", None)] = pynvml.NVML_ERROR_NOT_SUPPORTED
+    nvml.errors[("nvmlDeviceGetTemperature", 0)] = pynvml.NVML_ERROR_NO_PERMISSION
+    exporter = make(nvml)
+    for _ in range(3):
+        text = scrape(exporter)
+    assert nvml.calls["nvmlDeviceGetEncoderUtilization"] == 2
+    assert series(text, "gpu_encoder_utilization_ratio") == []
+    assert nvml.calls["nvmlDeviceGetTemperature"] == 6        # a permission can be granted: asked every time
+    nvml.errors[("nvmlDeviceGetPowerUsage", 1)] = pynvml.NVML_ERROR_GPU_IS_LOST
+    scrape(exporter)                                           # session lost: shut down
+    del nvml.errors[("nvmlDeviceGetPowerUsage", 1)]
+    del nvml.errors[("nvmlDeviceGetEncoderUtilization", None)]
+    text = scrape(exporter)                                    # new session: asked again, and now answered
+    assert nvml.calls["nvmlDeviceGetEncoderUtilization"] == 4
+    assert len(series(text, "gpu_encoder_utilization_ratio")) == 2
+
+
+def test_process_sm_series_survive_scrapes_closer_than_nvml_sampling(monkeypatch):
+    import gpu_exporter.sampler as sampler_module
+
+    nvml = FakeNvml(count=1, processes=2)        # fixed clock: after the first call NVML has no newer sample
+    exporter = make(nvml)
+    first = series(scrape(exporter), "gpu_process_sm_utilization_ratio")
+    assert len(first) == 2
+    assert series(scrape(exporter), "gpu_process_sm_utilization_ratio") == first
+    assert nvml.calls["nvmlDeviceGetProcessUtilization"] == 2
+    monkeypatch.setattr(sampler_module, "SM_CARRY_SECONDS", 0.0)     # a value too old is dropped, not repeated
+    text = scrape(exporter)
+    assert series(text, "gpu_process_sm_utilization_ratio") == []
+    assert len(series(text, "gpu_process_memory_used_bytes")) == 2
+    assert "gpu_exporter_errors_total" not in text.replace("# HELP gpu_exporter_errors_total", "").replace(
+        "# TYPE gpu_exporter_errors_total", "")
+
+
 def test_field_value_errors_hide_memory_temperature():
     nvml = FakeNvml()
     orig = nvml.sim.nvmlDeviceGetFieldValues
@@ -186,6 +223,50 @@ def test_field_value_errors_hide_memory_temperature():
     assert [s for s in series(text, "gpu_memory_temperature_celsius")] == [
         s for s in series(text, "gpu_memory_temperature_celsius") if 'gpu="1"' in s]
     assert len(series(text, "gpu_memory_temperature_celsius")) == 1
+
+
+# ------------------------------------------------------------------ MIG
+def test_mig_instances_get_dcgm_labels_on_memory_and_processes():
+    nvml = FakeNvml(count=2, processes=8, mig={1: ["3g.40gb", "1g.10gb"]})
+    exporter = make(nvml)
+    text = scrape(exporter)
+    mig_memory = [s for s in series(text, "gpu_memory_total_bytes") if "GPU_I_ID" in s]
+    assert mig_memory == [
+        'gpu_memory_total_bytes{GPU_I_ID="1",GPU_I_PROFILE="3g.40gb",UUID="GPU-51510001-0000-4000-8000-000000000001",gpu="1"} 3.221225472e+010'.replace("e+010", "e+10"),
+        'gpu_memory_total_bytes{GPU_I_ID="2",GPU_I_PROFILE="1g.10gb",UUID="GPU-51510001-0000-4000-8000-000000000001",gpu="1"} 1.073741824e+10',
+    ]
+    assert len(series(text, "gpu_memory_total_bytes")) == 4          # both whole GPUs stay
+    # NVML has no utilisation for a GPU in MIG mode: absent, not 0, and not an error.
+    assert [s for s in series(text, "gpu_utilization_ratio")] == [s for s in series(text, "gpu_utilization_ratio") if 'gpu="0"' in s]
+    assert "gpu_exporter_errors_total{" not in text
+    procs = series(text, "gpu_process_memory_used_bytes")
+    on_gpu1 = [s for s in procs if 'gpu="1"' in s]
+    assert on_gpu1 and all('GPU_I_ID="' in s and 'GPU_I_PROFILE="' in s for s in on_gpu1)
+    assert not any("GPU_I_ID" in s for s in procs if 'gpu="0"' in s)
+    # Every process of the MIG GPU is counted once, in its own instance.
+    whole = sum(p.usedGpuMemory for p in nvml.sim.nvmlDeviceGetComputeRunningProcesses(nvml.sim.nvmlDeviceGetHandleByIndex(1)))
+    assert sum(float(s.rsplit(" ", 1)[1]) for s in on_gpu1) == whole
+    # The MIG mode is read once per session; instances on every collection.
+    scrape(exporter)
+    assert nvml.calls["nvmlDeviceGetMigMode"] == 2 and nvml.calls["nvmlDeviceGetMaxMigDeviceCount"] == 2
+
+
+def test_a_destroyed_gpu_instance_disappears_next_scrape():
+    nvml = FakeNvml(count=1, processes=4, mig={0: ["3g.40gb", "3g.40gb"]})
+    exporter = make(nvml)
+    assert {s.split("GPU_I_ID=")[1][:3] for s in series(scrape(exporter), "gpu_memory_used_bytes") if "GPU_I_ID" in s} == {'"1"', '"2"'}
+    nvml.sim._mig[0].pop()                       # nvidia-smi mig -dgi: no driver reload, no new session
+    text = scrape(exporter)
+    assert [s for s in series(text, "gpu_memory_used_bytes") if "GPU_I_ID" in s and 'GPU_I_ID="2"' in s] == []
+    assert all('GPU_I_ID="1"' in s for s in series(text, "gpu_process_memory_used_bytes"))
+
+
+def test_mig_output_is_promtool_clean():
+    if not PROMTOOL.exists():
+        pytest.skip("promtool not installed (.tools/bin/promtool); `make test` installs it")
+    text = scrape(make(FakeNvml(count=2, processes=8, mig={1: ["3g.40gb", "1g.10gb"]})))
+    result = subprocess.run([str(PROMTOOL), "check", "metrics"], input=text, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
 
 
 # ------------------------------------------------------------------ lost GPU / driver reload
