@@ -440,6 +440,31 @@ def test_golden_output_is_promtool_clean():
     assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
 
 
+REAL_H100 = ROOT / "tests" / "fixtures" / "gpu" / "h100_real.prom"
+
+
+def _families(text: str) -> dict[str, str]:
+    return {line.split()[2]: line.split()[3] for line in text.splitlines() if line.startswith("# TYPE ")}
+
+
+def test_the_simulated_gpus_export_what_a_real_h100_does():
+    """h100_real.prom: /metrics of this exporter on an H100 (driver 580.159.04) under load, --xid on,
+    recorded by scripts/gpu_check.py's run on a lent GPU machine. The simulated backend (dashboards
+    and the native stack run on it) must export the same families with the same types and labels."""
+    real, simulated = REAL_H100.read_text(), golden_text()
+    assert {k: v for k, v in _families(real).items() if k != "gpu_xid_errors_total"} == _families(simulated)
+    label_sets = lambda text: {(line.split("{")[0], tuple(sorted(re.findall(r'(\w+)="', line))))
+                               for line in text.splitlines() if line.startswith("gpu_") and "{" in line}
+    assert label_sets(real) - {k for k in label_sets(real) if k[0] == "gpu_xid_errors_total"} <= label_sets(simulated)
+
+
+def test_the_real_h100_exposition_is_promtool_clean():
+    if not PROMTOOL.exists():
+        pytest.skip("promtool not installed (.tools/bin/promtool); `make test` installs it")
+    result = subprocess.run([str(PROMTOOL), "check", "metrics"], input=REAL_H100.read_text(), capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
+
+
 def test_metric_names_used_by_alert_rules_exist():
     text = golden_text()
     rules = (ROOT / "prometheus" / "rules" / "gpu.yml").read_text()
