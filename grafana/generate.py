@@ -25,7 +25,7 @@ class Panel:
     description: str
     exprs: list[tuple[str, str]]  # (PromQL, legend)
     unit: str
-    kind: str = "timeseries"  # timeseries | stat | table
+    kind: str = "timeseries"  # timeseries | stat | table | heatmap (Prometheus histogram buckets by le)
     width: int = 12
     height: int = 8
     thresholds: list[tuple[float, str]] = field(default_factory=list)  # (from value, color)
@@ -45,18 +45,34 @@ def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         "options": {},
         "targets": [
             {"refId": chr(ord("A") + i), "datasource": DATASOURCE, "expr": expr, "legendFormat": legend,
-             "instant": panel.kind in ("stat", "table"), "range": panel.kind == "timeseries"}
+             "instant": panel.kind in ("stat", "table"), "range": panel.kind in ("timeseries", "heatmap")}
             for i, (expr, legend) in enumerate(panel.exprs)
         ],
     }
+    if panel.kind == "heatmap":
+        # Buckets as Prometheus stores them (no re-bucketing in Grafana); exemplars on top open the trace.
+        for target in body["targets"]:
+            target.update({"format": "heatmap", "exemplar": True})
+        body["options"] = {"calculate": False, "yAxis": {"unit": panel.unit}, "cellGap": 1,
+                           "color": {"mode": "scheme", "scheme": "Spectral", "scale": "exponential"},
+                           "exemplars": {"color": "rgba(255,0,255,0.7)"}, "tooltip": {"mode": "single", "yHistogram": True},
+                           "rowsFrame": {"layout": "auto"}, "filterValues": {"le": 1e-9}}
     if panel.kind == "table":
         body["options"] = {"showHeader": True}
         body["transformations"] = [{"id": "labelsToFields", "options": {}}]
     return body
 
 
+def variable(name: str, label: str, query: str) -> dict[str, Any]:
+    """A multi-value query variable, All by default; queries filter on it with label=~"$name"."""
+    return {"name": name, "type": "query", "datasource": DATASOURCE, "query": query, "refresh": 2,
+            "includeAll": True, "multi": True, "allValue": ".*", "current": {"text": "All", "value": "$__all"},
+            "label": label, "sort": 1}
+
+
 def dashboard(uid: str, title: str, description: str, panels: list[Panel], tags: list[str],
-              links: list[tuple[str, str]], job_query: str = "label_values(up, job)") -> dict[str, Any]:
+              links: list[tuple[str, str]], job_query: str = "label_values(up, job)",
+              variables: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     laid_out, x, y, row_height = [], 0, 0, 0
     for number, panel in enumerate(panels, start=1):
         if x + panel.width > 24:
@@ -82,9 +98,8 @@ def dashboard(uid: str, title: str, description: str, panels: list[Panel], tags:
         "templating": {"list": [
             {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source",
              "current": {"text": "Prometheus", "value": "prometheus"}, "hide": 0},
-            {"name": "job", "type": "query", "datasource": DATASOURCE, "query": job_query,
-             "refresh": 2, "includeAll": True, "multi": True, "allValue": ".*", "current": {"text": "All", "value": "$__all"},
-             "label": "Job"},
+            variable("job", "Job", job_query),
+            *(variables or []),
         ]},
         "panels": laid_out,
     }
@@ -130,6 +145,9 @@ def stack_health() -> dict[str, Any]:
 
 
 J = 'job=~"$job"'
+JI = 'job=~"$job", instance=~"$instance"'
+JR = 'job=~"$job", route=~"$route"'
+JG = 'job=~"$job", host=~"$host", gpu=~"$gpu"'
 PCT_WARN = [(0.8, "orange"), (0.9, "red")]
 
 
@@ -137,49 +155,49 @@ def node() -> dict[str, Any]:
     panels = [
         Panel("CPU utilisation", "Busy share of all CPUs (not idle, iowait or steal), from "
               "instance:node_cpu_utilisation:rate5m; alert NodeCPUHighUsage (info) above 90% for 15 min.",
-              [(f"instance:node_cpu_utilisation:rate5m{{{J}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
+              [(f"instance:node_cpu_utilisation:rate5m{{{JI}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
               [(0.9, "red")]),
         Panel("Memory utilisation", "1 - MemAvailable / MemTotal, from instance:node_memory_utilisation:ratio; "
               "alert NodeMemoryHighUtilization above 90% for 15 min.",
-              [(f"instance:node_memory_utilisation:ratio{{{J}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
+              [(f"instance:node_memory_utilisation:ratio{{{JI}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
               [(0.9, "red")]),
         Panel("Fullest filesystem", "Used space of the fullest filesystem; alerts NodeFilesystemAlmostOutOfSpace "
               "at 95% (warning) and 97% (critical).",
-              [(f"max by (instance) (instance_mountpoint:node_filesystem_utilisation:ratio{{{J}}})", "{{instance}}")],
+              [(f"max by (instance) (instance_mountpoint:node_filesystem_utilisation:ratio{{{JI}}})", "{{instance}}")],
               "percentunit", "stat", 6, 4, [(0.95, "orange"), (0.97, "red")]),
         Panel("Load per CPU", "1-minute load average per CPU, from instance:node_load1_per_cpu:ratio; "
               "alert NodeSystemSaturation above 2 for 15 min.",
-              [(f"instance:node_load1_per_cpu:ratio{{{J}}}", "{{instance}}")], "short", "stat", 6, 4, [(2.0, "red")]),
+              [(f"instance:node_load1_per_cpu:ratio{{{JI}}}", "{{instance}}")], "short", "stat", 6, 4, [(2.0, "red")]),
         Panel("CPU and memory utilisation", "CPU busy share and memory used share of the host over time "
               "(alerts at 90%).",
-              [(f"instance:node_cpu_utilisation:rate5m{{{J}}}", "CPU {{instance}}"),
-               (f"instance:node_memory_utilisation:ratio{{{J}}}", "memory {{instance}}")], "percentunit",
+              [(f"instance:node_cpu_utilisation:rate5m{{{JI}}}", "CPU {{instance}}"),
+               (f"instance:node_memory_utilisation:ratio{{{JI}}}", "memory {{instance}}")], "percentunit",
               thresholds=[(0.9, "red")]),
         Panel("Load per CPU over time", "1-minute load average divided by the number of CPUs; above 2 tasks wait "
               "(alert NodeSystemSaturation).",
-              [(f"instance:node_load1_per_cpu:ratio{{{J}}}", "{{instance}}")], "short", thresholds=[(2.0, "red")]),
+              [(f"instance:node_load1_per_cpu:ratio{{{JI}}}", "{{instance}}")], "short", thresholds=[(2.0, "red")]),
         Panel("Filesystem utilisation", "Used space per filesystem (tmpfs, overlay and squashfs left out); "
               "alerts at 95% and 97%, and when over 60%/80% and filling up.",
-              [(f"instance_mountpoint:node_filesystem_utilisation:ratio{{{J}}}", "{{mountpoint}} ({{device}})")],
+              [(f"instance_mountpoint:node_filesystem_utilisation:ratio{{{JI}}}", "{{mountpoint}} ({{device}})")],
               "percentunit", thresholds=[(0.95, "orange"), (0.97, "red")]),
         Panel("Filesystem inode utilisation", "Used inodes per filesystem; alerts NodeFilesystemAlmostOutOfFiles "
               "at 95% and 97%.",
-              [(f"instance_mountpoint:node_filesystem_files_utilisation:ratio{{{J}}}", "{{mountpoint}} ({{device}})")],
+              [(f"instance_mountpoint:node_filesystem_files_utilisation:ratio{{{JI}}}", "{{mountpoint}} ({{device}})")],
               "percentunit", thresholds=[(0.95, "orange"), (0.97, "red")]),
         Panel("Disk busy time", "Share of time each disk was busy, from instance_device:node_disk_io_time_seconds:rate5m "
               "(100% is not saturation on SSD/NVMe).",
-              [(f"instance_device:node_disk_io_time_seconds:rate5m{{{J}}}", "{{device}}")], "percentunit"),
+              [(f"instance_device:node_disk_io_time_seconds:rate5m{{{JI}}}", "{{device}}")], "percentunit"),
         Panel("Disk queue depth", "Average requests in flight per disk (iostat aqu-sz); alert NodeDiskIOSaturation "
               "above 10.",
-              [(f"instance_device:node_disk_io_time_weighted_seconds:rate5m{{{J}}}", "{{device}}")], "short",
+              [(f"instance_device:node_disk_io_time_weighted_seconds:rate5m{{{JI}}}", "{{device}}")], "short",
               thresholds=[(10.0, "red")]),
         Panel("Disk throughput", "Bytes read and written per second per disk.",
-              [(f"sum by (device) (rate(node_disk_read_bytes_total{{{J}}}[$__rate_interval]))", "read {{device}}"),
-               (f"sum by (device) (rate(node_disk_written_bytes_total{{{J}}}[$__rate_interval]))", "write {{device}}")],
+              [(f"sum by (device) (rate(node_disk_read_bytes_total{{{JI}}}[$__rate_interval]))", "read {{device}}"),
+               (f"sum by (device) (rate(node_disk_written_bytes_total{{{JI}}}[$__rate_interval]))", "write {{device}}")],
               "Bps"),
         Panel("Disk IOPS", "Reads and writes completed per second per disk.",
-              [(f"sum by (device) (rate(node_disk_reads_completed_total{{{J}}}[$__rate_interval]))", "read {{device}}"),
-               (f"sum by (device) (rate(node_disk_writes_completed_total{{{J}}}[$__rate_interval]))", "write {{device}}")],
+              [(f"sum by (device) (rate(node_disk_reads_completed_total{{{JI}}}[$__rate_interval]))", "read {{device}}"),
+               (f"sum by (device) (rate(node_disk_writes_completed_total{{{JI}}}[$__rate_interval]))", "write {{device}}")],
               "iops"),
         Panel("Network traffic", "Bytes received and sent per second per interface (node-exporter's own network "
               "namespace in Docker; lo left out).",
@@ -189,20 +207,21 @@ def node() -> dict[str, Any]:
                 "out {{device}}")], "Bps"),
         Panel("Network errors and drops", "Receive/transmit errors and drops per second (alerts NodeNetworkReceiveErrs, "
               "NodeNetworkTransmitErrs).",
-              [(f"sum by (device) (rate(node_network_receive_errs_total{{{J}}}[$__rate_interval]))", "rx errs {{device}}"),
-               (f"sum by (device) (rate(node_network_transmit_errs_total{{{J}}}[$__rate_interval]))", "tx errs {{device}}"),
-               (f"sum by (device) (rate(node_network_receive_drop_total{{{J}}}[$__rate_interval]))", "rx drop {{device}}"),
-               (f"sum by (device) (rate(node_network_transmit_drop_total{{{J}}}[$__rate_interval]))", "tx drop {{device}}")],
+              [(f"sum by (device) (rate(node_network_receive_errs_total{{{JI}}}[$__rate_interval]))", "rx errs {{device}}"),
+               (f"sum by (device) (rate(node_network_transmit_errs_total{{{JI}}}[$__rate_interval]))", "tx errs {{device}}"),
+               (f"sum by (device) (rate(node_network_receive_drop_total{{{JI}}}[$__rate_interval]))", "rx drop {{device}}"),
+               (f"sum by (device) (rate(node_network_transmit_drop_total{{{JI}}}[$__rate_interval]))", "tx drop {{device}}")],
               "pps"),
         Panel("Major page faults", "Pages read back from disk per second; alert NodeMemoryMajorPagesFaults above 500/s.",
-              [(f"instance:node_vmstat_pgmajfault:rate5m{{{J}}}", "{{instance}}")], "ops", thresholds=[(500.0, "red")]),
+              [(f"instance:node_vmstat_pgmajfault:rate5m{{{JI}}}", "{{instance}}")], "ops", thresholds=[(500.0, "red")]),
         Panel("OOM kills", "Processes the kernel OOM killer killed (alert NodeOomKillDetected on any).",
-              [(f"sum by (instance) (increase(node_vmstat_oom_kill{{{J}}}[$__rate_interval]))", "{{instance}}")],
+              [(f"sum by (instance) (increase(node_vmstat_oom_kill{{{JI}}}[$__rate_interval]))", "{{instance}}")],
               "short", thresholds=[(1.0, "red")]),
     ]
     return dashboard("node", "Host", "The Docker host seen by node-exporter: CPU, memory, filesystems, disks, network.",
                      panels, ["observability-stack", "infrastructure"], [("Runbooks", RUNBOOKS)],
-                     "label_values(node_uname_info, job)")
+                     "label_values(node_uname_info, job)",
+                     [variable("instance", "Instance", 'label_values(node_uname_info{job=~"$job"}, instance)')])
 
 
 CA = 'job=~"$job", container_label_com_docker_compose_service!=""'
@@ -252,19 +271,24 @@ def application() -> dict[str, Any]:
               "HttpLatencyP99High above 2.5 s).",
               [(f"job_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{J}}}", "p{{quantile}} {{job}}")],
               "s", thresholds=[(0.5, "orange"), (2.5, "red")]),
+        Panel("Latency heatmap", "Requests per second in each duration bucket of http_request_duration_seconds, for the "
+              "selected jobs and routes. The dots are exemplars: a request's trace id, one click from its trace in "
+              "Jaeger and from there its logs.",
+              [(f"sum by (le) (rate(http_request_duration_seconds_bucket{{{JR}}}[$__rate_interval]))", "{{le}}")],
+              "s", "heatmap", 24, 9),
         Panel("Requests in flight", "Requests being served now, per job.",
               [(f"sum by (job) (http_requests_in_flight{{{J}}})", "{{job}}")], "short"),
         Panel("Requests by status", "Requests per second by HTTP status per job.",
               [(f"sum by (job, status) (rate(http_requests_total{{{J}}}[$__rate_interval]))", "{{status}} {{job}}")],
               "reqps"),
         Panel("Routes: request rate", "Requests per second per route (job_route:http_requests:rate5m).",
-              [(f"job_route:http_requests:rate5m{{{J}}}", "")], "reqps", "table", 8, 8),
+              [(f"job_route:http_requests:rate5m{{{JR}}}", "")], "reqps", "table", 8, 8),
         Panel("Routes: error ratio", "Share of 5xx per route (job_route:http_requests_error_ratio:rate5m).",
-              [(f"job_route:http_requests_error_ratio:rate5m{{{J}}}", "")], "percentunit", "table", 8, 8,
+              [(f"job_route:http_requests_error_ratio:rate5m{{{JR}}}", "")], "percentunit", "table", 8, 8,
               [(0.05, "red")]),
         Panel("Routes: p95 latency", "95th percentile duration per route "
               "(job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m).",
-              [(f'job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{J}, quantile="0.95"}}', "")],
+              [(f'job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{JR}, quantile="0.95"}}', "")],
               "s", "table", 8, 8, [(0.5, "orange"), (2.5, "red")]),
         Panel("Background queue depth", "Jobs waiting in the demo app's queue.",
               [(f"sum by (job) (demo_queue_depth{{{J}}})", "{{job}}")], "short", width=8),
@@ -278,7 +302,8 @@ def application() -> dict[str, Any]:
     return dashboard("application", "Application (RED)", "Rate, errors and duration of every job serving "
                      "http_requests_total, per route, and the demo app's background jobs.", panels,
                      ["observability-stack", "application"], [("SLO", "/d/slo"), ("Runbooks", RUNBOOKS)],
-                     "label_values(http_requests_total, job)")
+                     "label_values(http_requests_total, job)",
+                     [variable("route", "Route", 'label_values(http_requests_total{job=~"$job"}, route)')])
 
 
 def slo() -> dict[str, Any]:
@@ -326,26 +351,26 @@ def slo() -> dict[str, Any]:
                      "label_values(job:slo_availability_objective:ratio, job)")
 
 
-PG = 'job=~"$job", datname!~"template.*"'
+PG = 'job=~"$job", instance=~"$instance", datname=~"$db", datname!~"template.*"'
 
 
 def postgresql() -> dict[str, Any]:
     panels = [
         Panel("Up", "1 when postgres_exporter reaches the server (alert PostgresqlDown on 0).",
-              [(f"pg_up{{{J}}}", "{{instance}}")], "bool", "stat", 6, 4, [(0.0, "red"), (1.0, "green")]),
+              [(f"pg_up{{{JI}}}", "{{instance}}")], "bool", "stat", 6, 4, [(0.0, "red"), (1.0, "green")]),
         Panel("Connections used", "Client connections as a share of max_connections "
               "(instance:pg_connections_utilisation:ratio); alerts at 80% and 100%.",
-              [(f"instance:pg_connections_utilisation:ratio{{{J}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
+              [(f"instance:pg_connections_utilisation:ratio{{{JI}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
               [(0.8, "orange"), (1.0, "red")]),
         Panel("Max connections", "The server's max_connections setting.",
-              [(f"max by (instance) (pg_settings_max_connections{{{J}}})", "{{instance}}")], "short", "stat", 6, 4),
+              [(f"max by (instance) (pg_settings_max_connections{{{JI}}})", "{{instance}}")], "short", "stat", 6, 4),
         Panel("Longest transaction", "Age of the oldest open client transaction (alert PostgresqlLongRunningTransaction "
               "above 120 s).",
               [(f'max by (instance) (pg_stat_activity_max_tx_duration{{{J}, backend_type="client backend"}})', "{{instance}}")],
               "s", "stat", 6, 4, [(120.0, "red")]),
         Panel("Connections by state", "Client connections by state, against max_connections.",
               [(f'sum by (state) (pg_stat_activity_count{{{J}, backend_type="client backend"}})', "{{state}}"),
-               (f"max(pg_settings_max_connections{{{J}}})", "max_connections")], "short"),
+               (f"max(pg_settings_max_connections{{{JI}}})", "max_connections")], "short"),
         Panel("Transactions", "Commits and rollbacks per second per database (alert PostgresqlHighRollbackRatio above 10% "
               "rollbacks).",
               [(f"sum by (datname) (rate(pg_stat_database_xact_commit{{{PG}}}[$__rate_interval]))", "commit {{datname}}"),
@@ -370,94 +395,99 @@ def postgresql() -> dict[str, Any]:
     ]
     return dashboard("postgresql", "PostgreSQL", "PostgreSQL through postgres_exporter: availability, connections, "
                      "transactions, cache, deadlocks, size.", panels, ["observability-stack", "data-stores"],
-                     [("Runbooks", RUNBOOKS)], "label_values(pg_up, job)")
+                     [("Runbooks", RUNBOOKS)], "label_values(pg_up, job)",
+                     [variable("instance", "Instance", 'label_values(pg_up{job=~"$job"}, instance)'),
+                      variable("db", "Database", 'label_values(pg_database_size_bytes{job=~"$job", instance=~"$instance", datname!~"template.*"}, datname)')])
 
 
 def redis() -> dict[str, Any]:
     panels = [
         Panel("Up", "1 when redis_exporter reaches Redis (alert RedisDown on 0).",
-              [(f"redis_up{{{J}}}", "{{instance}}")], "bool", "stat", 6, 4, [(0.0, "red"), (1.0, "green")]),
+              [(f"redis_up{{{JI}}}", "{{instance}}")], "bool", "stat", 6, 4, [(0.0, "red"), (1.0, "green")]),
         Panel("Connected clients", "Client connections now (alert RedisTooManyClients above 90% of maxclients).",
-              [(f"sum by (instance) (redis_connected_clients{{{J}}})", "{{instance}}")], "short", "stat", 6, 4),
+              [(f"sum by (instance) (redis_connected_clients{{{JI}}})", "{{instance}}")], "short", "stat", 6, 4),
         Panel("Keys", "Keys over all databases.",
-              [(f"sum by (instance) (redis_db_keys{{{J}}})", "{{instance}}")], "short", "stat", 6, 4),
+              [(f"sum by (instance) (redis_db_keys{{{JI}}})", "{{instance}}")], "short", "stat", 6, 4),
         Panel("Uptime", "Seconds since Redis started.",
-              [(f"max by (instance) (redis_uptime_in_seconds{{{J}}})", "{{instance}}")], "s", "stat", 6, 4),
+              [(f"max by (instance) (redis_uptime_in_seconds{{{JI}}})", "{{instance}}")], "s", "stat", 6, 4),
         Panel("Memory vs maxmemory", "Memory used and the maxmemory limit (0 = no limit); alert "
               "RedisMemoryNearMaxmemory above 90% of maxmemory unless the policy evicts (allkeys-*).",
-              [(f"sum by (instance) (redis_memory_used_bytes{{{J}}})", "used {{instance}}"),
-               (f"max by (instance) (redis_memory_max_bytes{{{J}}})", "maxmemory {{instance}}")], "bytes"),
+              [(f"sum by (instance) (redis_memory_used_bytes{{{JI}}})", "used {{instance}}"),
+               (f"max by (instance) (redis_memory_max_bytes{{{JI}}})", "maxmemory {{instance}}")], "bytes"),
         Panel("Clients", "Connected and blocked clients against maxclients.",
-              [(f"sum by (instance) (redis_connected_clients{{{J}}})", "connected {{instance}}"),
-               (f"sum by (instance) (redis_blocked_clients{{{J}}})", "blocked {{instance}}"),
-               (f"max by (instance) (redis_config_maxclients{{{J}}})", "maxclients {{instance}}")], "short"),
+              [(f"sum by (instance) (redis_connected_clients{{{JI}}})", "connected {{instance}}"),
+               (f"sum by (instance) (redis_blocked_clients{{{JI}}})", "blocked {{instance}}"),
+               (f"max by (instance) (redis_config_maxclients{{{JI}}})", "maxclients {{instance}}")], "short"),
         Panel("Commands", "Commands processed per second.",
-              [(f"sum by (instance) (rate(redis_commands_processed_total{{{J}}}[$__rate_interval]))", "{{instance}}")],
+              [(f"sum by (instance) (rate(redis_commands_processed_total{{{JI}}}[$__rate_interval]))", "{{instance}}")],
               "ops"),
         Panel("Hit ratio", "Keyspace hits / (hits + misses); empty while no key is read.",
-              [(f"sum by (instance) (rate(redis_keyspace_hits_total{{{J}}}[$__rate_interval])) / (sum by (instance) "
-                f"(rate(redis_keyspace_hits_total{{{J}}}[$__rate_interval]) + rate(redis_keyspace_misses_total{{{J}}}"
+              [(f"sum by (instance) (rate(redis_keyspace_hits_total{{{JI}}}[$__rate_interval])) / (sum by (instance) "
+                f"(rate(redis_keyspace_hits_total{{{JI}}}[$__rate_interval]) + rate(redis_keyspace_misses_total{{{JI}}}"
                 f"[$__rate_interval])) > 0)", "{{instance}}")], "percentunit"),
         Panel("Evictions and rejected connections", "Keys evicted for maxmemory and connections refused at maxclients, "
               "per second (alerts RedisKeysEvicted, RedisRejectedConnections on any).",
-              [(f"sum by (instance) (rate(redis_evicted_keys_total{{{J}}}[$__rate_interval]))", "evicted {{instance}}"),
-               (f"sum by (instance) (rate(redis_rejected_connections_total{{{J}}}[$__rate_interval]))", "rejected {{instance}}")],
+              [(f"sum by (instance) (rate(redis_evicted_keys_total{{{JI}}}[$__rate_interval]))", "evicted {{instance}}"),
+               (f"sum by (instance) (rate(redis_rejected_connections_total{{{JI}}}[$__rate_interval]))", "rejected {{instance}}")],
               "ops", thresholds=[(0.001, "red")]),
         Panel("Network", "Bytes received and sent per second.",
-              [(f"sum by (instance) (rate(redis_net_input_bytes_total{{{J}}}[$__rate_interval]))", "in {{instance}}"),
-               (f"sum by (instance) (rate(redis_net_output_bytes_total{{{J}}}[$__rate_interval]))", "out {{instance}}")],
+              [(f"sum by (instance) (rate(redis_net_input_bytes_total{{{JI}}}[$__rate_interval]))", "in {{instance}}"),
+               (f"sum by (instance) (rate(redis_net_output_bytes_total{{{JI}}}[$__rate_interval]))", "out {{instance}}")],
               "Bps"),
     ]
     return dashboard("redis", "Redis", "Redis through redis_exporter: availability, memory against maxmemory, clients, "
                      "commands, hit ratio, evictions.", panels, ["observability-stack", "data-stores"],
-                     [("Runbooks", RUNBOOKS)], "label_values(redis_up, job)")
+                     [("Runbooks", RUNBOOKS)], "label_values(redis_up, job)",
+                     [variable("instance", "Instance", 'label_values(redis_up{job=~"$job"}, instance)')])
 
 
 def gpu() -> dict[str, Any]:
     panels = [
         Panel("GPU utilisation", "Share of time a kernel ran, per GPU (gpu:utilization:ratio, our exporter or DCGM).",
-              [(f"gpu:utilization:ratio{{{J}}}", "GPU {{gpu}} {{instance}}")], "percentunit"),
+              [(f"gpu:utilization:ratio{{{JG}}}", "GPU {{gpu}} {{instance}}")], "percentunit"),
         Panel("GPU memory used", "Framebuffer memory used as a share of the total (gpu:memory_used:ratio); alert "
               "GpuMemoryNearlyFull above 95%.",
-              [(f"gpu:memory_used:ratio{{{J}}}", "GPU {{gpu}} {{instance}}")], "percentunit",
+              [(f"gpu:memory_used:ratio{{{JG}}}", "GPU {{gpu}} {{instance}}")], "percentunit",
               thresholds=[(0.95, "red")]),
         Panel("Temperature", "GPU core temperature (alert GpuTemperatureHigh above 85 °C).",
-              [(f"gpu_temperature_celsius{{{J}}} or DCGM_FI_DEV_GPU_TEMP{{{J}}}", "GPU {{gpu}} {{instance}}")],
+              [(f"gpu_temperature_celsius{{{JG}}} or DCGM_FI_DEV_GPU_TEMP{{{JG}}}", "GPU {{gpu}} {{instance}}")],
               "celsius", width=8, thresholds=[(85.0, "red")]),
         Panel("Power", "Board power draw and enforced power limit.",
-              [(f"gpu_power_usage_watts{{{J}}} or DCGM_FI_DEV_POWER_USAGE{{{J}}}", "GPU {{gpu}} {{instance}}"),
-               (f"gpu_power_limit_watts{{{J}}}", "limit GPU {{gpu}}")], "watt", width=8),
+              [(f"gpu_power_usage_watts{{{JG}}} or DCGM_FI_DEV_POWER_USAGE{{{JG}}}", "GPU {{gpu}} {{instance}}"),
+               (f"gpu_power_limit_watts{{{JG}}}", "limit GPU {{gpu}}")], "watt", width=8),
         Panel("Energy rate", "Average power from the energy counter (joules per second).",
-              [(f"rate(gpu_energy_joules_total{{{J}}}[$__rate_interval]) or "
-                f"rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{J}}}[$__rate_interval]) / 1000", "GPU {{gpu}} {{instance}}")],
+              [(f"rate(gpu_energy_joules_total{{{JG}}}[$__rate_interval]) or "
+                f"rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{JG}}}[$__rate_interval]) / 1000", "GPU {{gpu}} {{instance}}")],
               "watt", width=8),
         Panel("Clocks", "SM and memory clocks.",
-              [(f"gpu_sm_clock_hertz{{{J}}} or DCGM_FI_DEV_SM_CLOCK{{{J}}} * 1e6", "SM GPU {{gpu}}"),
-               (f"gpu_memory_clock_hertz{{{J}}} or DCGM_FI_DEV_MEM_CLOCK{{{J}}} * 1e6", "memory GPU {{gpu}}")],
+              [(f"gpu_sm_clock_hertz{{{JG}}} or DCGM_FI_DEV_SM_CLOCK{{{JG}}} * 1e6", "SM GPU {{gpu}}"),
+               (f"gpu_memory_clock_hertz{{{JG}}} or DCGM_FI_DEV_MEM_CLOCK{{{JG}}} * 1e6", "memory GPU {{gpu}}")],
               "hertz"),
         Panel("Clock event reasons", "1 while a reason lowers the clocks (gpu:clock_event_reason_active:max); alerts "
               "GpuThermalThrottling, GpuHardwareSlowdown, GpuPowerAtLimit.",
-              [(f"gpu:clock_event_reason_active:max{{{J}}}", "GPU {{gpu}} {{reason}}")], "bool"),
+              [(f"gpu:clock_event_reason_active:max{{{JG}}}", "GPU {{gpu}} {{reason}}")], "bool"),
         Panel("ECC errors", "Volatile ECC errors per interval by type (alert GpuUncorrectableEccErrors on uncorrected).",
-              [(f"sum by (instance, gpu, type) (increase(gpu_ecc_errors_total{{{J}}}[$__rate_interval]))",
+              [(f"sum by (instance, gpu, type) (increase(gpu_ecc_errors_total{{{JG}}}[$__rate_interval]))",
                 "GPU {{gpu}} {{type}}")], "short", width=8),
         Panel("XID errors", "XID events per interval by code (alerts GpuFatalXidError, GpuXidError); the exporter "
               "reports them with --xid.",
-              [(f"sum by (instance, gpu, xid) (increase(gpu_xid_errors_total{{{J}}}[$__rate_interval]))",
+              [(f"sum by (instance, gpu, xid) (increase(gpu_xid_errors_total{{{JG}}}[$__rate_interval]))",
                 "GPU {{gpu}} XID {{xid}}")], "short", width=8),
         Panel("Remapped rows", "Remapped memory rows by type; pending and failure are 0/1 (alerts GpuRowRemapPending, "
               "GpuRowRemapFailure).",
-              [(f"max by (instance, gpu, type) (gpu_remapped_rows{{{J}}})", "GPU {{gpu}} {{type}}")], "short", width=8),
+              [(f"max by (instance, gpu, type) (gpu_remapped_rows{{{JG}}})", "GPU {{gpu}} {{type}}")], "short", width=8),
         Panel("Process memory by container", "GPU memory used by processes, summed per container.",
-              [(f"sum by (container, gpu) (gpu_process_memory_used_bytes{{{J}}})", "{{container}} GPU {{gpu}}")],
+              [(f"sum by (container, gpu) (gpu_process_memory_used_bytes{{{JG}}})", "{{container}} GPU {{gpu}}")],
               "bytes"),
         Panel("Processes", "GPU memory of each process now.",
-              [(f"sum by (container, process, gpu) (gpu_process_memory_used_bytes{{{J}}})", "")], "bytes", "table"),
+              [(f"sum by (container, process, gpu) (gpu_process_memory_used_bytes{{{JG}}})", "")], "bytes", "table"),
     ]
     return dashboard("gpu", "GPUs", "Per-GPU utilisation, memory, temperature, power, clocks and errors from our GPU "
                      "exporter (and DCGM where the recording rules cover it), and GPU memory per container.", panels,
                      ["observability-stack", "gpu"], [("Runbooks", RUNBOOKS)],
-                     "label_values(gpu:utilization:ratio, job)")
+                     "label_values(gpu:memory_used:ratio, job)",
+                     [variable("host", "Host", 'label_values(gpu:memory_used:ratio{job=~"$job"}, host)'),
+                      variable("gpu", "GPU", 'label_values(gpu:memory_used:ratio{job=~"$job", host=~"$host"}, gpu)')])
 
 
 def logs_pipeline() -> dict[str, Any]:
@@ -575,18 +605,19 @@ def overview() -> dict[str, Any]:
                       ("Host", "/d/node"), ("GPU", "/d/gpu"), ("Runbooks", RUNBOOKS)])
 
 
+# Folder (Grafana shows the directory name as the folder title) and uid -> builder.
 DASHBOARDS = {
-    ("overview", "overview"): overview,
-    ("stack-health", "stack-health"): stack_health,
-    ("infrastructure", "node"): node,
-    ("infrastructure", "containers"): containers,
-    ("application", "application"): application,
-    ("application", "slo"): slo,
-    ("data-stores", "postgresql"): postgresql,
-    ("data-stores", "redis"): redis,
-    ("gpu", "gpu"): gpu,
-    ("logs-and-traces", "logs-pipeline"): logs_pipeline,
-    ("logs-and-traces", "tracing"): tracing,
+    ("Overview", "overview"): overview,
+    ("Infrastructure", "node"): node,
+    ("Infrastructure", "containers"): containers,
+    ("Data stores", "postgresql"): postgresql,
+    ("Data stores", "redis"): redis,
+    ("GPU", "gpu"): gpu,
+    ("Application", "application"): application,
+    ("Application", "slo"): slo,
+    ("Stack health", "stack-health"): stack_health,
+    ("Stack health", "logs-pipeline"): logs_pipeline,
+    ("Stack health", "tracing"): tracing,
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -280,7 +281,7 @@ def test_prometheus_scrapes_the_gpu_exporter(native):
 
 # Dashboard panels that cannot have data in the native stack, with the reason: the one list of them.
 NO_DATA_NATIVELY: dict[str, str] = yaml.safe_load((Path(__file__).parent / "no_data_natively.yml").read_text())
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$job": ".*"}
+GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}   # other variables: ".*" (All)
 
 
 def test_every_dashboard_query_returns_data(native):
@@ -292,9 +293,7 @@ def test_every_dashboard_query_returns_data(native):
             if key in NO_DATA_NATIVELY or panel.get("datasource", {}).get("type") != "prometheus":
                 continue
             for target in panel.get("targets", []):
-                expr = target["expr"]
-                for variable, value in GRAFANA_VARIABLES.items():
-                    expr = expr.replace(variable, value)
+                expr = re.sub(r"\$\{?(\w+)\}?", lambda m: GRAFANA_BUILTINS.get(m[1], ".*"), target["expr"])
                 deadline = time.monotonic() + 60
                 while True:
                     result = requests.get(f"{url}/api/v1/query", params={"query": expr}, auth=auth,
@@ -305,6 +304,32 @@ def test_every_dashboard_query_returns_data(native):
                 if not result:
                     empty.append(f"{key}: {target['expr']}")
     assert not empty, "panels without data:\n" + "\n".join(empty)
+
+
+def test_every_dashboard_variable_has_values(native):
+    """Each query variable's label_values(SELECTOR, label) finds values, so its drop-down is not
+    empty; dashboards whose every panel is listed in no_data_natively.yml are skipped."""
+    auth, url = native.auth("prometheus"), native.url("prometheus")
+    empty = []
+    for path in sorted((ROOT / "grafana/dashboards").rglob("*.json")):
+        dashboard = json.loads(path.read_text())
+        if all(f"{path.stem}/{panel['title']}" in NO_DATA_NATIVELY for panel in dashboard["panels"]):
+            continue
+        for var in dashboard["templating"]["list"]:
+            if var["type"] != "query":
+                continue
+            selector, label = re.fullmatch(r"label_values\((.+), *(\w+)\)", var["query"]).groups()
+            selector = re.sub(r"\$\{?(\w+)\}?", ".*", selector)
+            deadline = time.monotonic() + 60
+            while True:
+                values = requests.get(f"{url}/api/v1/label/{label}/values", params={"match[]": selector},
+                                      auth=auth, timeout=10).json()["data"]
+                if values or time.monotonic() > deadline:
+                    break
+                time.sleep(2)
+            if not values:
+                empty.append(f"{path.stem}: ${var['name']} = {var['query']}")
+    assert not empty, "variables without values:\n" + "\n".join(empty)
 
 
 def test_zz_down_stops_everything_and_leaves_no_process(native):

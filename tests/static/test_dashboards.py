@@ -16,8 +16,10 @@ from conftest import ROOT
 DASHBOARDS = sorted((ROOT / "grafana/dashboards").rglob("*.json"))
 PROVISIONED_UIDS = {d["uid"] for d in yaml.safe_load(
     (ROOT / "grafana/provisioning/datasources/datasources.yml").read_text())["datasources"]}
-# Grafana variables -> values that make a query valid PromQL (and match everything)
-VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$job": ".*", "${job}": ".*"}
+# Grafana's built-in variables -> values that make a query valid PromQL; every dashboard variable
+# (job, instance, route, ...) becomes ".*", its "All" value.
+BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
+VARIABLE = re.compile(r"\$\{?(\w+)\}?")
 
 
 def load(path: Path) -> dict:
@@ -33,9 +35,11 @@ def panels(dashboard: dict) -> list[dict]:
 
 
 def substitute(expr: str) -> str:
-    for variable, value in VARIABLES.items():
-        expr = expr.replace(variable, value)
-    return expr
+    return VARIABLE.sub(lambda m: BUILTINS.get(m[1], ".*"), expr)
+
+
+def variables_used(expr: str) -> set[str]:
+    return {name for name in VARIABLE.findall(expr) if name not in BUILTINS}
 
 
 def all_exprs() -> list[tuple[str, str, str]]:
@@ -85,9 +89,34 @@ def test_dashboard_lint(path):
                     f"{where}: {match[1]}() without $__rate_interval"
 
 
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_every_variable_a_query_uses_is_defined(path):
+    dashboard = load(path)
+    defined = {v["name"] for v in dashboard["templating"]["list"]}
+    for panel in panels(dashboard):
+        for target in panel.get("targets", []):
+            missing = variables_used(target["expr"]) - defined
+            assert not missing, f"{path.stem}: {panel['title']}: ${', $'.join(sorted(missing))} not defined"
+    for var in dashboard["templating"]["list"]:
+        if var["type"] == "query":
+            assert variables_used(var["query"]) <= defined - {var["name"]}, f"{path.stem}: variable {var['name']}"
+
+
+def variable_selectors() -> list[str]:
+    """The series selector inside each query variable's label_values(SELECTOR, label)."""
+    found = []
+    for path in DASHBOARDS:
+        for var in load(path)["templating"]["list"]:
+            if var["type"] == "query":
+                match = re.fullmatch(r"label_values\((.+), *(\w+)\)", var["query"])
+                assert match, f"{path.stem}: variable {var['name']}: {var['query']}"
+                found.append(match[1])
+    return found
+
+
 def test_every_query_is_valid_promql(tool, tmp_path):
     """promtool parses each query, as a recording rule, with the Grafana variables substituted."""
-    exprs = all_exprs()
+    exprs = all_exprs() + [("variables", "selector", selector) for selector in variable_selectors()]
     rules = {"groups": [{"name": "dashboards", "rules": [
         {"record": f"dashboard:query_{i}:check", "expr": substitute(expr)} for i, (_, _, expr) in enumerate(exprs)]}]}
     path = tmp_path / "queries.yml"
