@@ -43,6 +43,9 @@ import requests
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from obsstack.promql import metric_names  # noqa: E402
 TOOLS = ROOT / ".tools" / "bin"
 SERIES_FILE = ROOT / "bench" / "data" / "stack_series.json"
 INTERVAL = 60                       # seconds between backfilled samples
@@ -50,15 +53,6 @@ DAY = 86400
 RANGES = {"1h": 3600, "24h": DAY, "7d": 7 * DAY}
 MAX_POINTS = 1000
 REF = re.compile(r'(?<![\w:"$])([a-zA-Z_]\w*:[\w:]*)(\{[^}]*\})?(\[[^\]]+\])?')
-NAME = re.compile(r'(?<![\w:"$.])([a-zA-Z_:][\w:]*)(?=\s*(\{|\[|$|[^\w(]))')
-PROMQL_WORDS = {
-    "sum", "min", "max", "avg", "count", "topk", "bottomk", "quantile", "stddev", "by", "without", "on", "ignoring",
-    "group_left", "group_right", "or", "and", "unless", "bool", "offset", "rate", "irate", "increase", "delta",
-    "deriv", "histogram_quantile", "label_replace", "label_join", "clamp_min", "clamp_max", "clamp", "time",
-    "vector", "scalar", "abs", "absent", "changes", "resets", "round", "ceil", "floor", "predict_linear", "sort",
-    "sort_desc", "max_over_time", "min_over_time", "avg_over_time", "sum_over_time", "count_over_time",
-    "last_over_time", "present_over_time", "quantile_over_time", "group", "inf", "nan", "count_values",
-}
 
 
 # ------------------------------------------------------------------ rules and dashboards
@@ -77,13 +71,6 @@ def load_records() -> dict[str, list[Record]]:
                     records.setdefault(rule["record"], []).append(
                         Record(" ".join(str(rule["expr"]).split()), {k: str(v) for k, v in rule.get("labels", {}).items()}))
     return records
-
-
-def metric_names(expr: str) -> set[str]:
-    expr = re.sub(r'"[^"]*"', '""', expr)
-    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", expr)
-    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
-    return {w for w in re.findall(r"(?<![\w$])[a-zA-Z_:][\w:]*", expr) if w.lower() not in PROMQL_WORDS}
 
 
 def rate_interval(step: int) -> int:

@@ -284,8 +284,19 @@ NO_DATA_NATIVELY: dict[str, str] = yaml.safe_load((Path(__file__).parent / "no_d
 GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}   # other variables: ".*" (All)
 
 
-def test_every_dashboard_query_returns_data(native):
+def poll_api(native, path: str, params: dict[str, str], seconds: float = 60) -> list:
+    """The API answer's data once it is non-empty, or the empty answer at the deadline."""
     auth, url = native.auth("prometheus"), native.url("prometheus")
+    deadline = time.monotonic() + seconds
+    while True:
+        data = requests.get(f"{url}/api/v1/{path}", params=params, auth=auth, timeout=10).json()["data"]
+        found = data["result"] if isinstance(data, dict) else data
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(2)
+
+
+def test_every_dashboard_query_returns_data(native):
     empty = []
     for path in sorted((ROOT / "grafana/dashboards").rglob("*.json")):
         for panel in json.loads(path.read_text())["panels"]:
@@ -294,14 +305,7 @@ def test_every_dashboard_query_returns_data(native):
                 continue
             for target in panel.get("targets", []):
                 expr = re.sub(r"\$\{?(\w+)\}?", lambda m: GRAFANA_BUILTINS.get(m[1], ".*"), target["expr"])
-                deadline = time.monotonic() + 60
-                while True:
-                    result = requests.get(f"{url}/api/v1/query", params={"query": expr}, auth=auth,
-                                          timeout=10).json()["data"]["result"]
-                    if result or time.monotonic() > deadline:
-                        break
-                    time.sleep(2)
-                if not result:
+                if not poll_api(native, "query", {"query": expr}):
                     empty.append(f"{key}: {target['expr']}")
     assert not empty, "panels without data:\n" + "\n".join(empty)
 
@@ -309,7 +313,6 @@ def test_every_dashboard_query_returns_data(native):
 def test_every_dashboard_variable_has_values(native):
     """Each query variable's label_values(SELECTOR, label) finds values, so its drop-down is not
     empty; dashboards whose every panel is listed in no_data_natively.yml are skipped."""
-    auth, url = native.auth("prometheus"), native.url("prometheus")
     empty = []
     for path in sorted((ROOT / "grafana/dashboards").rglob("*.json")):
         dashboard = json.loads(path.read_text())
@@ -320,14 +323,7 @@ def test_every_dashboard_variable_has_values(native):
                 continue
             selector, label = re.fullmatch(r"label_values\((.+), *(\w+)\)", var["query"]).groups()
             selector = re.sub(r"\$\{?(\w+)\}?", ".*", selector)
-            deadline = time.monotonic() + 60
-            while True:
-                values = requests.get(f"{url}/api/v1/label/{label}/values", params={"match[]": selector},
-                                      auth=auth, timeout=10).json()["data"]
-                if values or time.monotonic() > deadline:
-                    break
-                time.sleep(2)
-            if not values:
+            if not poll_api(native, f"label/{label}/values", {"match[]": selector}):
                 empty.append(f"{path.stem}: ${var['name']} = {var['query']}")
     assert not empty, "variables without values:\n" + "\n".join(empty)
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from obsstack.promql import metric_names
 
 DASHBOARDS = sorted((ROOT / "grafana/dashboards").rglob("*.json"))
 PROVISIONED_UIDS = {d["uid"] for d in yaml.safe_load(
@@ -138,24 +139,6 @@ DASHBOARD_ONLY_METRICS = {
     "container_network_receive_bytes_total": "cAdvisor (network metrics, not disabled in docker-compose.yml)",
     "container_network_transmit_bytes_total": "cAdvisor (network metrics, not disabled in docker-compose.yml)",
 }
-PROMQL_WORDS = {
-    "sum", "min", "max", "avg", "count", "topk", "bottomk", "quantile", "stddev", "by", "without", "on", "ignoring",
-    "group_left", "group_right", "or", "and", "unless", "bool", "offset", "rate", "irate", "increase", "delta", "deriv",
-    "histogram_quantile", "label_replace", "label_join", "clamp_min", "clamp_max", "time", "vector", "scalar", "abs",
-    "absent", "changes", "resets", "round", "ceil", "floor", "predict_linear", "sort", "sort_desc",
-    "max_over_time", "min_over_time", "avg_over_time", "sum_over_time", "count_over_time", "last_over_time",
-    "present_over_time", "inf", "nan",
-}
-
-
-def metric_names(expr: str) -> set[str]:
-    """Metric names in a PromQL expression (label matchers, strings, ranges and grouping removed)."""
-    expr = re.sub(r'"[^"]*"', "", expr)
-    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", expr)
-    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
-    return {word for word in re.findall(r"(?<![\w$])[a-zA-Z_:][\w:]*", expr) if word.lower() not in PROMQL_WORDS}
-
-
 def test_metric_names_are_extracted():
     assert metric_names('sum by (job) (rate(http_requests_total{status=~"5.."}[$__rate_interval])) / on (job) '
                         'job:http_requests:rate5m') == {"http_requests_total", "job:http_requests:rate5m"}
