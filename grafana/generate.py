@@ -169,7 +169,7 @@ def node() -> dict[str, Any]:
               "alert NodeSystemSaturation above 2 for 15 min.",
               [(f"instance:node_load1_per_cpu:ratio{{{JI}}}", "{{instance}}")], "short", "stat", 6, 4, [(2.0, "red")]),
         Panel("CPU and memory utilisation", "CPU busy share and memory used share of the host over time "
-              "(alerts at 90%).",
+              "(alerts NodeCPUHighUsage and NodeMemoryHighUtilization at 90%).",
               [(f"instance:node_cpu_utilisation:rate5m{{{JI}}}", "CPU {{instance}}"),
                (f"instance:node_memory_utilisation:ratio{{{JI}}}", "memory {{instance}}")], "percentunit",
               thresholds=[(0.9, "red")]),
@@ -177,7 +177,7 @@ def node() -> dict[str, Any]:
               "(alert NodeSystemSaturation).",
               [(f"instance:node_load1_per_cpu:ratio{{{JI}}}", "{{instance}}")], "short", thresholds=[(2.0, "red")]),
         Panel("Filesystem utilisation", "Used space per filesystem (tmpfs, overlay and squashfs left out); "
-              "alerts at 95% and 97%, and when over 60%/80% and filling up.",
+              "alert NodeFilesystemAlmostOutOfSpace at 95% and 97%, NodeFilesystemSpaceFillingUp when over 60%/80% and filling up.",
               [(f"instance_mountpoint:node_filesystem_utilisation:ratio{{{JI}}}", "{{mountpoint}} ({{device}})")],
               "percentunit", thresholds=[(0.95, "orange"), (0.97, "red")]),
         Panel("Filesystem inode utilisation", "Used inodes per filesystem; alerts NodeFilesystemAlmostOutOfFiles "
@@ -283,11 +283,12 @@ def application() -> dict[str, Any]:
               "reqps"),
         Panel("Routes: request rate", "Requests per second per route (job_route:http_requests:rate5m).",
               [(f"job_route:http_requests:rate5m{{{JR}}}", "")], "reqps", "table", 8, 8),
-        Panel("Routes: error ratio", "Share of 5xx per route (job_route:http_requests_error_ratio:rate5m).",
+        Panel("Routes: error ratio", "Share of 5xx per route (job_route:http_requests_error_ratio:rate5m); a job above 5% fires HighErrorRatio.",
               [(f"job_route:http_requests_error_ratio:rate5m{{{JR}}}", "")], "percentunit", "table", 8, 8,
               [(0.05, "red")]),
         Panel("Routes: p95 latency", "95th percentile duration per route "
-              "(job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m).",
+              "(job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m); a job fires "
+              "HttpLatencyP95High above 0.5 s (p95) and HttpLatencyP99High above 2.5 s (p99).",
               [(f'job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{JR}, quantile="0.95"}}', "")],
               "s", "table", 8, 8, [(0.5, "orange"), (2.5, "red")]),
         Panel("Background queue depth", "Jobs waiting in the demo app's queue.",
@@ -359,7 +360,8 @@ def postgresql() -> dict[str, Any]:
         Panel("Up", "1 when postgres_exporter reaches the server (alert PostgresqlDown on 0).",
               [(f"pg_up{{{JI}}}", "{{instance}}")], "bool", "stat", 6, 4, [(0.0, "red"), (1.0, "green")]),
         Panel("Connections used", "Client connections as a share of max_connections "
-              "(instance:pg_connections_utilisation:ratio); alerts at 80% and 100%.",
+              "(instance:pg_connections_utilisation:ratio); alerts PostgresqlTooManyConnections at 80%, "
+              "PostgresqlMaxConnectionsReached at 100%.",
               [(f"instance:pg_connections_utilisation:ratio{{{JI}}}", "{{instance}}")], "percentunit", "stat", 6, 4,
               [(0.8, "orange"), (1.0, "red")]),
         Panel("Max connections", "The server's max_connections setting.",

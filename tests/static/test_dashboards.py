@@ -163,3 +163,47 @@ def test_panels_without_native_data_read_real_metric_names():
                         if name not in known]
     assert seen == set(no_data), f"listed but no such panel: {sorted(set(no_data) - seen)}"
     assert not unknown, "\n".join(unknown)
+
+
+# Thresholds that colour a panel without an alert behind them, with the reason.
+DISPLAY_ONLY_THRESHOLDS = {
+    "slo/Availability error budget remaining": "budget bands (half, a quarter, none left); the burn-rate alerts page",
+    "slo/Latency error budget remaining": "budget bands (half, a quarter, none left); the burn-rate alerts page",
+}
+
+
+def alert_numbers() -> dict[str, set[float]]:
+    """Alert name -> the numbers in its expressions (thresholds, factors), ranges and strings left out."""
+    found: dict[str, set[float]] = {}
+    for path in (ROOT / "prometheus/rules").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    expr = re.sub(r'"[^"]*"|\[[^\]]*\]', " ", str(rule["expr"]))
+                    found.setdefault(rule["alert"], set()).update(
+                        float(n) for n in re.findall(r"(?<![\w.])(\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?![\w.])", expr))
+    return found
+
+
+def test_panel_thresholds_are_the_alert_thresholds():
+    """A threshold other than 0/1 (down/up, none/some) must be a number of an alert the panel's
+    description names, so changing an alert's threshold without its panel fails here; a value just
+    above 0 stands for an alert on "> 0"."""
+    alerts = alert_numbers()
+    wrong = []
+    for path in DASHBOARDS:
+        dashboard = load(path)
+        for panel in panels(dashboard):
+            key = f"{dashboard['uid']}/{panel['title']}"
+            steps = [s["value"] for s in panel.get("fieldConfig", {}).get("defaults", {}).get("thresholds", {})
+                     .get("steps", []) if s["value"] is not None]
+            named = [a for a in alerts if re.search(rf"\b{a}\b", panel.get("description", ""))]
+            numbers = set().union(*(alerts[a] for a in named))
+            for value in steps:
+                if value in (0.0, 1.0) or key in DISPLAY_ONLY_THRESHOLDS:
+                    continue
+                if not named:
+                    wrong.append(f"{key}: threshold {value} but the description names no alert")
+                elif value not in numbers and not (0 < value < 0.01 and 0.0 in numbers):
+                    wrong.append(f"{key}: threshold {value} is in none of {named} (numbers {sorted(numbers)})")
+    assert not wrong, "\n".join(wrong)
