@@ -130,7 +130,11 @@ def test_every_query_is_valid_promql(tool, tmp_path):
 def test_grafana_provisions_the_dashboard_folders():
     provider = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/dashboards.yml").read_text())["providers"][0]
     assert provider["options"]["foldersFromFilesStructure"] is True
-    assert provider["allowUiUpdates"] is False
+    # Read-only by default: Grafana interpolates the variable, which compose sets to false unless .env opts in.
+    assert provider["allowUiUpdates"] == "${GRAFANA_DASHBOARDS_EDITABLE}"
+    grafana = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["grafana"]
+    assert grafana["environment"]["GRAFANA_DASHBOARDS_EDITABLE"] == "${GRAFANA_DASHBOARDS_EDITABLE:-false}"
+    assert all(load(path)["editable"] is False for path in DASHBOARDS)
 
 
 # Metrics some panel reads that no alert or recording rule reads, with the exporter that exposes them.
