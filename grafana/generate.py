@@ -90,7 +90,11 @@ def dashboard(uid: str, title: str, description: str, panels: list[Panel], tags:
         "time": {"from": "now-6h", "to": "now"},
         "refresh": "30s",
         "timezone": "browser",
-        "links": [{"type": "link", "title": text, "url": url, "targetBlank": url.startswith("http")} for text, url in links],
+        # Every dashboard of the bundle in one drop-down (by tag), then this dashboard's own related links.
+        "links": [{"type": "dashboards", "title": "Dashboards", "tags": ["observability-stack"], "asDropdown": True,
+                   "includeVars": False, "keepTime": True}]
+                 + [{"type": "link", "title": text, "url": url, "targetBlank": url.startswith("http"),
+                     "keepTime": not url.startswith("http")} for text, url in links],
         "annotations": {"list": [{
             "name": "Firing alerts", "enable": True, "iconColor": "red", "datasource": DATASOURCE,
             "expr": 'ALERTS{alertstate="firing"}', "titleFormat": "{{alertname}}", "tagKeys": "severity,job",

@@ -72,6 +72,9 @@ def test_dashboard_lint(path):
     assert "__inputs" not in dashboard and "${DS_" not in text, "import placeholders fail under provisioning"
     names = [v["name"] for v in dashboard["templating"]["list"]]
     assert "datasource" in names
+    # Navigation: every dashboard of the bundle from any of them (a drop-down by tag).
+    assert "observability-stack" in dashboard["tags"]
+    assert any(link["type"] == "dashboards" and link["tags"] == ["observability-stack"] for link in dashboard["links"])
     ids = [panel["id"] for panel in panels(dashboard)]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     for panel in panels(dashboard):
