@@ -482,11 +482,17 @@ def gpu() -> dict[str, Any]:
         Panel("Remapped rows", "Remapped memory rows by type; pending and failure are 0/1 (alerts GpuRowRemapPending, "
               "GpuRowRemapFailure).",
               [(f"max by (instance, gpu, type) (gpu_remapped_rows{{{JG}}})", "GPU {{gpu}} {{type}}")], "short", width=8),
+        Panel("MIG instances: memory used", "Memory used as a share of each GPU instance's memory, for GPUs in "
+              "MIG mode (our exporter's series with GPU_I_ID and GPU_I_PROFILE); a full instance fails its jobs "
+              "while the GPU as a whole has room.",
+              [(f'gpu_memory_used_bytes{{{JG}, GPU_I_ID!=""}} / (gpu_memory_total_bytes{{{JG}, GPU_I_ID!=""}} > 0)',
+                "GPU {{gpu}} {{GPU_I_PROFILE}} (instance {{GPU_I_ID}})")], "percentunit"),
         Panel("Process memory by container", "GPU memory used by processes, summed per container.",
               [(f"sum by (container, gpu) (gpu_process_memory_used_bytes{{{JG}}})", "{{container}} GPU {{gpu}}")],
               "bytes"),
         Panel("Processes", "GPU memory of each process now.",
-              [(f"sum by (container, process, gpu) (gpu_process_memory_used_bytes{{{JG}}})", "")], "bytes", "table"),
+              [(f"sum by (container, process, gpu, GPU_I_ID, GPU_I_PROFILE) (gpu_process_memory_used_bytes{{{JG}}})", "")],
+              "bytes", "table"),
     ]
     return dashboard("gpu", "GPUs", "Per-GPU utilisation, memory, temperature, power, clocks and errors from our GPU "
                      "exporter (and DCGM where the recording rules cover it), and GPU memory per container.", panels,

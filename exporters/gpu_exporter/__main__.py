@@ -7,6 +7,7 @@ import argparse
 import gc
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -28,6 +29,14 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r} (e.g. 0.0.0.0:9835)")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def parse_mig_profiles(value: str) -> list[str]:
+    profiles = [p.strip() for p in value.split(",") if p.strip()]
+    for profile in profiles:
+        if not re.fullmatch(r"[1-7]g\.\d+gb", profile):
+            raise argparse.ArgumentTypeError(f"MIG profile {profile!r} is not like 3g.40gb (slices g . memory gb)")
+    return profiles
 
 
 def _env(name: str, default: str) -> str:
@@ -52,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--simulate", type=int, default=int(os.environ.get("GPU_EXPORTER_SIMULATE", "0")), metavar="N",
         help="serve N simulated GPUs instead of NVML, for demos without GPUs (env GPU_EXPORTER_SIMULATE; default off)",
+    )
+    parser.add_argument(
+        "--simulate-mig", type=parse_mig_profiles, default=os.environ.get("GPU_EXPORTER_SIMULATE_MIG", ""),
+        metavar="PROFILES",
+        help="with --simulate: put the last simulated GPU in MIG mode with these GPU instances, e.g. "
+             "3g.40gb,1g.10gb (env GPU_EXPORTER_SIMULATE_MIG)",
     )
     parser.add_argument(
         "--interval", type=float, default=float(_env("INTERVAL", "0")), metavar="SECONDS",
@@ -90,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                     max_processes=args.max_processes, pcie_throughput=args.pcie_throughput, xid=args.xid)
     if args.simulate > 0:
         LOG.warning("SIMULATED GPUs: serving %d fake devices, not NVML", args.simulate)
-        sim = SimulatedNvml(args.simulate)
+        sim = SimulatedNvml(args.simulate, mig={args.simulate - 1: args.simulate_mig} if args.simulate_mig else None)
         exporter = Exporter(sim, backend="simulated", config=config, resolve=sim.process_info)
     else:
         exporter = Exporter(pynvml, config=config)

@@ -145,7 +145,7 @@ class NativeStack:
                                             f"--web.listen-address=127.0.0.1:{ports['blackbox_exporter']}"],
                       url["blackbox_exporter"], {"http": f"{url['blackbox_exporter']}/-/healthy"}),
             Component("gpu_exporter", [python, "-m", "gpu_exporter", "--listen", f"127.0.0.1:{ports['gpu_exporter']}",
-                                       "--simulate", "2"],
+                                       "--simulate", "3", "--simulate-mig", "3g.40gb,2g.20gb,1g.10gb"],
                       url["gpu_exporter"], {"http": f"{url['gpu_exporter']}/metrics", "contains": "gpu_exporter_up"},
                       cwd=str(ROOT / "exporters")),
             Component("demo_app", [python, "-m", "demo_app", "--listen", f"127.0.0.1:{ports['demo_app']}",

@@ -259,14 +259,19 @@ def test_failed_config_reloads_are_detected_and_resolved(native):
 
 
 def test_prometheus_scrapes_the_gpu_exporter(native):
-    """The native stack's exporter serves 2 simulated GPUs; Prometheus stores their series, and they
-    join the host's node series on the `host` label the scrape config sets."""
+    """The native stack's exporter serves 3 simulated GPUs, the third in MIG mode with 3 GPU
+    instances; Prometheus stores their series, and they join the host's node series on the `host`
+    label the scrape config sets."""
     auth = native.auth("prometheus")
-    for expr, expected in (('count(gpu_utilization_ratio{job="gpu-exporter"})', "2"),
+    for expr, expected in (('count(gpu_utilization_ratio{job="gpu-exporter"})', "2"),   # none in MIG mode
+                           ('count(gpu_memory_used_bytes{job="gpu-exporter", gpu="2", GPU_I_PROFILE=~".+"})', "3"),
+                           # every process on the MIG GPU is attributed to its GPU instance
+                           ('count(gpu_process_memory_used_bytes{job="gpu-exporter", gpu="2", GPU_I_ID!=""}) / '
+                            'count(gpu_process_memory_used_bytes{job="gpu-exporter", gpu="2"})', "1"),
                            ('gpu_exporter_backend{job="gpu-exporter", backend="simulated"}', "1"),
                            ('max(gpu_exporter_up{job="gpu-exporter"})', "1"),
                            ('count(gpu_power_usage_watts{host="stack-host"} * on (host) group_left '
-                            'node_uname_info{job="node"})', "2")):
+                            'node_uname_info{job="node"})', "3")):
         deadline = time.monotonic() + 30
         value = None
         while time.monotonic() < deadline:

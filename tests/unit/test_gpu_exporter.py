@@ -480,6 +480,14 @@ def test_parse_listen(value, expected):
     assert parse_listen(value) == expected
 
 
+def test_simulated_mig_profiles_are_checked(monkeypatch):
+    assert build_parser().parse_args(["--simulate-mig", "3g.40gb, 1g.10gb"]).simulate_mig == ["3g.40gb", "1g.10gb"]
+    monkeypatch.setenv("GPU_EXPORTER_SIMULATE_MIG", "2g.20gb")
+    assert build_parser().parse_args([]).simulate_mig == ["2g.20gb"]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--simulate-mig", "big"])
+
+
 def test_flags_read_env(monkeypatch):
     monkeypatch.setenv("GPU_EXPORTER_DEADLINE", "2.5")
     monkeypatch.setenv("GPU_EXPORTER_XID", "true")
