@@ -39,7 +39,6 @@ class ProcessSeries:
     container: str
     memory_bytes: float | None
     sm_ratio: float | None
-    count: int
     gpu_instance: str = ""                         # MIG: GPU instance id and profile, else ""
     profile: str = ""
 

@@ -376,19 +376,18 @@ class Sampler:
     def _attribute(self, raw: list[RawProcess]) -> tuple[ProcessSeries, ...]:
         if isinstance(self._resolve, ProcResolver):
             self._resolve.prune(r.pid for r in raw)
-        groups: dict[tuple[int, str, str, str, str], list[Any]] = {}
+        groups: dict[tuple[int, str, str, str, str], list[float | None]] = {}
         infos: dict[int, GpuInfo] = {}
         for info, mig, pid, used, sm in raw:
             name, container = self._resolve(pid)
             key = (info.index, mig.gpu_instance if mig else "", mig.profile if mig else "", name, container)
             infos[info.index] = info
-            g = groups.setdefault(key, [None, None, 0])
+            g = groups.setdefault(key, [None, None])      # [memory bytes, SM ratio] summed over the PIDs
             if used is not None:
                 g[0] = (g[0] or 0.0) + used
             if sm is not None:
                 g[1] = (g[1] or 0.0) + sm
-            g[2] += 1
-        series = [ProcessSeries(str(idx), infos[idx].uuid, name, container, g[0], g[1], g[2], gi, profile)
+        series = [ProcessSeries(str(idx), infos[idx].uuid, name, container, g[0], g[1], gi, profile)
                   for (idx, gi, profile, name, container), g in groups.items()]
         if len(series) > self._opt.max_processes:
             series.sort(key=lambda s: -(s.memory_bytes or 0.0))

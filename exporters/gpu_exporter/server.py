@@ -4,8 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import ThreadingWSGIServer
+
+from .exposition import metrics_app
 
 StartResponse = Callable[..., object]
 
@@ -16,7 +18,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def make_app(registry: CollectorRegistry) -> Callable[[dict, StartResponse], Iterable[bytes]]:
-    metrics = make_wsgi_app(registry)
+    metrics = metrics_app(registry)
 
     def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":

@@ -1,6 +1,7 @@
 """The GPU exporter against a fake NVML that raises pynvml's own NVMLError subclasses."""
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 import signal
@@ -19,6 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from conftest import ROOT
 from gpu_exporter.__main__ import build_parser, parse_listen
+from gpu_exporter.exposition import TextRenderer, metrics_app
 from gpu_exporter.exporter import Config, Exporter
 from gpu_exporter.procinfo import ProcResolver, container_id
 from gpu_exporter.simulated import SimulatedNvml
@@ -529,6 +531,76 @@ def test_process_serves_metrics_and_healthz_and_stops_on_sigterm(extra, expect):
         if proc.poll() is None:
             proc.kill()
     assert "shutting down" in proc.stdout.read()
+
+
+# ------------------------------------------------------------------ exposition
+def _registry(exporter: Exporter) -> CollectorRegistry:
+    exporter.collection.get(refresh=True)
+    registry = CollectorRegistry(auto_describe=False)
+    exporter.register(registry)
+    return registry
+
+
+def _odd_names(pid: int) -> tuple[str, str]:
+    return ('we"ird\\na\nme' if pid % 2 else "python3", "")      # /proc/PID/comm can hold anything
+
+
+@pytest.mark.parametrize("case", ["two_gpus", "mig", "errors", "odd_process_names", "nvml_down", "xid"])
+def test_the_fast_exposition_is_byte_identical_to_prometheus_client(case):
+    nvml = FakeNvml(count=2, processes=6, mig={1: ["3g.40gb", "1g.10gb"]} if case == "mig" else None)
+    resolve = SimulatedNvml.process_info
+    if case == "errors":
+        nvml.errors[("nvmlDeviceGetPowerUsage", 1)] = pynvml.NVML_ERROR_UNKNOWN
+    if case == "odd_process_names":
+        resolve = _odd_names
+    if case == "nvml_down":
+        nvml.errors[("nvmlInit", None)] = pynvml.NVML_ERROR_DRIVER_NOT_LOADED
+    exporter = Exporter(nvml, config=Config(max_age=3600, xid=case == "xid"), resolve=resolve)
+    if case == "xid":
+        nvml.events.append((1, 79))
+        exporter.start()
+        deadline = time.monotonic() + 5
+        while "gpu_xid" not in generate_latest(_registry(exporter)).decode() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    registry = _registry(exporter)
+    renderer = TextRenderer(registry)
+    for _ in range(2):                       # the second render comes from the label cache
+        assert renderer.render() == generate_latest(registry)
+    exporter.close()
+
+
+def test_what_the_fast_exposition_does_not_handle_goes_to_prometheus_client():
+    from prometheus_client import Histogram
+
+    registry = CollectorRegistry()
+    Histogram("job_seconds", "A histogram.", registry=registry).observe(0.3)
+    assert TextRenderer(registry).render() == generate_latest(registry)
+
+
+def test_the_label_cache_is_bounded(monkeypatch):
+    import gpu_exporter.exposition as exposition
+
+    monkeypatch.setattr(exposition, "MAX_CACHED_LABEL_SETS", 3)
+    renderer = TextRenderer(_registry(make(FakeNvml(count=2, processes=6))))
+    renderer.render()
+    assert len(renderer._labels) > 3
+    renderer.render()                         # starts over, then fills again with this scrape's sets
+    assert len(renderer._labels) == len({tuple(sorted(s.labels.items())) for f in renderer._registry.collect()
+                                         for s in f.samples})
+
+
+@pytest.mark.parametrize("accept_encoding, accept", [("gzip", "application/openmetrics-text;version=1.0.0"), ("", "")])
+def test_metrics_are_served_as_text_and_gzipped_when_asked(accept_encoding, accept):
+    registry = _registry(make())
+    answer: dict[str, object] = {}
+    body = b"".join(metrics_app(registry)({"HTTP_ACCEPT_ENCODING": accept_encoding, "HTTP_ACCEPT": accept},
+                                          lambda status, headers: answer.update(status=status, headers=dict(headers))))
+    assert answer["status"] == "200 OK"
+    assert answer["headers"]["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    if accept_encoding:
+        assert answer["headers"]["Content-Encoding"] == "gzip"
+        body = gzip.decompress(body)
+    assert body == generate_latest(registry)
 
 
 def test_simulated_backend_is_labelled():
