@@ -315,6 +315,20 @@ def test_every_dashboard_query_returns_data(native):
     assert not empty, "panels without data:\n" + "\n".join(empty)
 
 
+def test_latency_exemplars_carry_trace_ids(native):
+    """The heatmap's exemplars reach Prometheus (exemplar storage on, OpenMetrics scrape) with the
+    trace_id label the Prometheus datasource links to Jaeger."""
+    now = time.time()
+    found = poll_api(native, "query_exemplars", {"query": 'http_request_duration_seconds_bucket{job="demo-app"}',
+                                                 "start": str(now - 600), "end": str(now + 60)})
+    labels = [exemplar["labels"] for series in found for exemplar in series["exemplars"]]
+    assert labels, "no exemplars stored for http_request_duration_seconds_bucket"
+    assert all(re.fullmatch(r"[0-9a-f]{32}", item.get("trace_id", "")) for item in labels), labels[:3]
+    datasources = yaml.safe_load((ROOT / "grafana/provisioning/datasources/datasources.yml").read_text())
+    prometheus = next(d for d in datasources["datasources"] if d["uid"] == "prometheus")
+    assert {"name": "trace_id", "datasourceUid": "jaeger"} in prometheus["jsonData"]["exemplarTraceIdDestinations"]
+
+
 def test_every_dashboard_variable_has_values(native):
     """Each query variable's label_values(SELECTOR, label) finds values, so its drop-down is not
     empty; dashboards whose every panel is listed in no_data_natively.yml are skipped."""
