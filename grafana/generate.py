@@ -54,7 +54,8 @@ def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         for target in body["targets"]:
             target.update({"format": "heatmap", "exemplar": True})
         body["options"] = {"calculate": False, "yAxis": {"unit": panel.unit}, "cellGap": 1,
-                           "color": {"mode": "scheme", "scheme": "Spectral", "scale": "exponential"},
+                           "color": {"mode": "scheme", "scheme": "Spectral", "scale": "exponential", "exponent": 0.5,
+                                     "steps": 64, "reverse": False, "fill": "dark-orange"},
                            "exemplars": {"color": "rgba(255,0,255,0.7)"}, "tooltip": {"mode": "single", "yHistogram": True},
                            "rowsFrame": {"layout": "auto"}, "filterValues": {"le": 1e-9}}
     if panel.kind == "table":
