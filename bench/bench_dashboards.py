@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import shutil
 import signal
@@ -45,7 +44,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from obsstack.promql import metric_names  # noqa: E402
+from obsstack.promql import metric_names, substitute_variables  # noqa: E402
 TOOLS = ROOT / ".tools" / "bin"
 SERIES_FILE = ROOT / "bench" / "data" / "stack_series.json"
 INTERVAL = 60                       # seconds between backfilled samples
@@ -78,8 +77,8 @@ def rate_interval(step: int) -> int:
 
 
 def substitute(expr: str, seconds: int, step: int) -> str:
-    builtins = {"__rate_interval": f"{rate_interval(step)}s", "__interval": f"{step}s", "__range": f"{seconds}s"}
-    return re.sub(r"\$\{?(\w+)\}?", lambda m: builtins.get(m[1], ".*"), expr)
+    return substitute_variables(expr, {"__rate_interval": f"{rate_interval(step)}s", "__interval": f"{step}s",
+                                       "__range": f"{seconds}s"})
 
 
 def dashboards() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -354,7 +353,8 @@ def run(repeat: int, keep: Path | None, copies: int) -> int:
                 for name in ("rules", "raw"):
                     time_queries(prom, form[name], DAY, end)
             print(f"Prometheus {prometheus_version()}, {len(series)} stored series ({copies} x the native stack's) x 7 days at "
-                  f"{INTERVAL} s, recording rules backfilled; median of {repeat} refreshes; raw / rules = speed-up.\n")
+                  f"{INTERVAL} s, recording rules backfilled; median of {repeat} refreshes; raw / rules = speed-up.\n",
+                  flush=True)
             print("| Dashboard | queries | " + " | ".join(f"{r}: rules / raw / ratio" for r in RANGES) + " |")
             print("| --- | --- | " + " | ".join("---" for _ in RANGES) + " |")
             for uid, form in forms.items():
@@ -398,7 +398,6 @@ def main() -> int:
     args = parser.parse_args()
     if not (TOOLS / "promtool").exists():
         raise SystemExit("no .tools/bin/promtool: run `make test` (or scripts/toolchain.py install) first")
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     return capture(args.settle) if args.command == "capture" else run(args.repeat, args.keep, args.copies)
 
 

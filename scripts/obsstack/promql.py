@@ -19,3 +19,26 @@ def metric_names(expr: str) -> set[str]:
     expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", expr)
     expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
     return {word for word in re.findall(r"(?<![\w$])[a-zA-Z_:][\w:]*", expr) if word.lower() not in PROMQL_WORDS}
+
+
+# Grafana variables in a query: $name or ${name}. Built-ins ($__rate_interval, ...) get the
+# caller's values; every dashboard variable becomes ".*", its "All" value.
+GRAFANA_VARIABLE = re.compile(r"\$\{?(\w+)\}?")
+# Values of the built-ins for a 1h dashboard over a 15 s scrape interval.
+GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
+
+
+def substitute_variables(expr: str, builtins: dict[str, str] = GRAFANA_BUILTINS) -> str:
+    """``expr`` as Grafana sends it with every dashboard variable at All."""
+    return GRAFANA_VARIABLE.sub(lambda m: builtins.get(m[1], ".*"), expr)
+
+
+def variables_used(expr: str) -> set[str]:
+    """Dashboard variables (not built-ins) that ``expr`` refers to."""
+    return {name for name in GRAFANA_VARIABLE.findall(expr) if not name.startswith("__")}
+
+
+def label_values_query(query: str) -> tuple[str, str] | None:
+    """(selector, label) of a query variable's ``label_values(SELECTOR, label)``, else None."""
+    match = re.fullmatch(r"label_values\((.+), *(\w+)\)", query)
+    return (match[1], match[2]) if match else None

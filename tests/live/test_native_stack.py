@@ -22,6 +22,7 @@ import requests
 import yaml
 
 from conftest import ROOT
+from obsstack.promql import label_values_query, substitute_variables
 
 pytestmark = pytest.mark.toolchain
 CLI = ROOT / "scripts/native_stack.py"
@@ -286,7 +287,6 @@ def test_prometheus_scrapes_the_gpu_exporter(native):
 
 # Dashboard panels that cannot have data in the native stack, with the reason: the one list of them.
 NO_DATA_NATIVELY: dict[str, str] = yaml.safe_load((Path(__file__).parent / "no_data_natively.yml").read_text())
-GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}   # other variables: ".*" (All)
 
 
 def poll_api(native, path: str, params: dict[str, str], seconds: float = 60) -> list:
@@ -309,8 +309,7 @@ def test_every_dashboard_query_returns_data(native):
             if key in NO_DATA_NATIVELY or panel.get("datasource", {}).get("type") != "prometheus":
                 continue
             for target in panel.get("targets", []):
-                expr = re.sub(r"\$\{?(\w+)\}?", lambda m: GRAFANA_BUILTINS.get(m[1], ".*"), target["expr"])
-                if not poll_api(native, "query", {"query": expr}):
+                if not poll_api(native, "query", {"query": substitute_variables(target["expr"])}):
                     empty.append(f"{key}: {target['expr']}")
     assert not empty, "panels without data:\n" + "\n".join(empty)
 
@@ -340,9 +339,8 @@ def test_every_dashboard_variable_has_values(native):
         for var in dashboard["templating"]["list"]:
             if var["type"] != "query":
                 continue
-            selector, label = re.fullmatch(r"label_values\((.+), *(\w+)\)", var["query"]).groups()
-            selector = re.sub(r"\$\{?(\w+)\}?", ".*", selector)
-            if not poll_api(native, f"label/{label}/values", {"match[]": selector}):
+            selector, label = label_values_query(var["query"])
+            if not poll_api(native, f"label/{label}/values", {"match[]": substitute_variables(selector)}):
                 empty.append(f"{path.stem}: ${var['name']} = {var['query']}")
     assert not empty, "variables without values:\n" + "\n".join(empty)
 

@@ -12,15 +12,11 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from obsstack.promql import metric_names
+from obsstack.promql import label_values_query, metric_names, substitute_variables, variables_used
 
 DASHBOARDS = sorted((ROOT / "grafana/dashboards").rglob("*.json"))
 PROVISIONED_UIDS = {d["uid"] for d in yaml.safe_load(
     (ROOT / "grafana/provisioning/datasources/datasources.yml").read_text())["datasources"]}
-# Grafana's built-in variables -> values that make a query valid PromQL; every dashboard variable
-# (job, instance, route, ...) becomes ".*", its "All" value.
-BUILTINS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
-VARIABLE = re.compile(r"\$\{?(\w+)\}?")
 
 
 def load(path: Path) -> dict:
@@ -33,14 +29,6 @@ def panels(dashboard: dict) -> list[dict]:
         found.append(panel)
         found.extend(panel.get("panels", []))
     return found
-
-
-def substitute(expr: str) -> str:
-    return VARIABLE.sub(lambda m: BUILTINS.get(m[1], ".*"), expr)
-
-
-def variables_used(expr: str) -> set[str]:
-    return {name for name in VARIABLE.findall(expr) if name not in BUILTINS}
 
 
 def all_exprs() -> list[tuple[str, str, str]]:
@@ -112,9 +100,9 @@ def variable_selectors() -> list[str]:
     for path in DASHBOARDS:
         for var in load(path)["templating"]["list"]:
             if var["type"] == "query":
-                match = re.fullmatch(r"label_values\((.+), *(\w+)\)", var["query"])
-                assert match, f"{path.stem}: variable {var['name']}: {var['query']}"
-                found.append(match[1])
+                parsed = label_values_query(var["query"])
+                assert parsed, f"{path.stem}: variable {var['name']}: {var['query']}"
+                found.append(parsed[0])
     return found
 
 
@@ -122,7 +110,8 @@ def test_every_query_is_valid_promql(tool, tmp_path):
     """promtool parses each query, as a recording rule, with the Grafana variables substituted."""
     exprs = all_exprs() + [("variables", "selector", selector) for selector in variable_selectors()]
     rules = {"groups": [{"name": "dashboards", "rules": [
-        {"record": f"dashboard:query_{i}:check", "expr": substitute(expr)} for i, (_, _, expr) in enumerate(exprs)]}]}
+        {"record": f"dashboard:query_{i}:check", "expr": substitute_variables(expr)}
+        for i, (_, _, expr) in enumerate(exprs)]}]}
     path = tmp_path / "queries.yml"
     path.write_text(yaml.safe_dump(rules))
     proc = subprocess.run([str(tool("promtool")), "check", "rules", str(path)], capture_output=True, text=True, check=False)

@@ -560,7 +560,8 @@ def test_the_fast_exposition_is_byte_identical_to_prometheus_client(case):
         nvml.events.append((1, 79))
         exporter.start()
         deadline = time.monotonic() + 5
-        while "gpu_xid" not in generate_latest(_registry(exporter)).decode() and time.monotonic() < deadline:
+        while "gpu_xid_errors_total{" not in generate_latest(_registry(exporter)).decode():
+            assert time.monotonic() < deadline, "the Xid event never reached the exporter"
             time.sleep(0.01)
     registry = _registry(exporter)
     renderer = TextRenderer(registry)
@@ -584,7 +585,10 @@ def test_the_label_cache_is_bounded(monkeypatch):
     renderer = TextRenderer(_registry(make(FakeNvml(count=2, processes=6))))
     renderer.render()
     assert len(renderer._labels) > 3
-    renderer.render()                         # starts over, then fills again with this scrape's sets
+    gone = (("process", "exited-long-ago"),)
+    renderer._labels[gone] = '{process="exited-long-ago"}'      # a set no scrape has any more
+    renderer.render()                         # over the bound: starts over, then fills with this scrape's sets
+    assert gone not in renderer._labels
     assert len(renderer._labels) == len({tuple(sorted(s.labels.items())) for f in renderer._registry.collect()
                                          for s in f.samples})
 
