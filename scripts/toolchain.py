@@ -4,7 +4,9 @@
 The live and static tests run the project's own configs on real binaries. Debian ships them as
 packages; we fetch them with ``apt-get download`` through a private apt configuration (its own
 sources list, lists and cache under ``.tools/apt``; the system's apt state is never touched) and
-unpack them with ``dpkg -x``. No root is needed. Re-running reuses what is installed.
+unpack them with ``dpkg -x``. One step writes outside the folder: Debian's alertmanager reads its
+default notification templates from /usr/share/prometheus/alertmanager/, so they are copied there
+(as root; otherwise the error gives the one sudo command). Re-running reuses what is installed.
 
 Versions are pinned by upstream major.minor (Debian revisions come and go in unstable); the exact
 versions installed are recorded in ``.tools/versions.json``.
