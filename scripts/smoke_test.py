@@ -27,6 +27,10 @@ from obsstack import envfile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 5
+# Where the logs go (logstash/pipeline/logstash.conf) and the template that shapes them
+# (elasticsearch/setup/index-templates/); tests/contract checks both names against those files.
+LOGS_DATA_STREAM = "logs-docker-default"
+LOGS_INDEX_TEMPLATE = "logs-docker"
 NATIVE_ONLY_REASON = "not part of the native stack (cannot run without Docker)"
 
 
@@ -193,10 +197,16 @@ def checks(stack: Stack) -> list[tuple[str, str, Callable[[], str]]]:
         health = get(es, "/_cluster/health").json()
         if health["status"] == "red":
             raise AssertionError(f"cluster red: {health}")
-        templates = get(es, "/_index_template/logs").json()["index_templates"]
+        templates = get(es, f"/_index_template/{LOGS_INDEX_TEMPLATE}").json()["index_templates"]
         if not templates:
-            raise AssertionError("the logs index template is missing")
-        return f"cluster {health['status']}, logs template present"
+            raise AssertionError(f"the {LOGS_INDEX_TEMPLATE} index template is missing: did elasticsearch-setup run?")
+        failures = requests.get(f"{es.url}/{LOGS_DATA_STREAM}::failures/_count", auth=es.auth, timeout=TIMEOUT_S,
+                                params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+        refused = failures.json().get("count", 0) if failures.status_code == 200 else 0
+        if refused:
+            raise AssertionError(f"{refused} log documents refused into the failure store of {LOGS_DATA_STREAM} "
+                                 "(docs/runbooks/LogsRejectedIntoFailureStore.md)")
+        return f"cluster {health['status']}, {LOGS_INDEX_TEMPLATE} template present, failure store empty"
 
     def log_line_searchable() -> str:
         es = needs("elasticsearch")
@@ -204,17 +214,24 @@ def checks(stack: Stack) -> list[tuple[str, str, Callable[[], str]]]:
         if shutil.which("docker") is None:
             raise Skip("the docker CLI is needed to write a log line into a container's output")
         tag = f"smoke-{uuid.uuid4().hex}"
-        # Into the Alertmanager container's stdout: Filebeat reads every container's json-file log.
+        # A logfmt line, as Alertmanager writes them, into its container's stdout: Filebeat reads every
+        # container's json-file log, and Logstash must make it an ECS document of the right service.
+        line = f'time=2026-01-01T00:00:00.000Z level=WARN source=smoke.go:1 msg={tag}'
         subprocess.run(["docker", "compose", "--project-directory", str(stack.project_dir), "exec", "-T", "alertmanager",
-                        "sh", "-c", f"echo {tag} > /proc/1/fd/1"], check=True, capture_output=True, timeout=30)
+                        "sh", "-c", f"echo '{line}' > /proc/1/fd/1"], check=True, capture_output=True, timeout=30)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            hits = requests.get(f"{es.url}/logs-*-*/_search", auth=es.auth, timeout=TIMEOUT_S,
-                                params={"q": f'message:"{tag}"'}).json().get("hits", {}).get("total", {}).get("value", 0)
+            hits = requests.get(f"{es.url}/{LOGS_DATA_STREAM}/_search", auth=es.auth, timeout=TIMEOUT_S,
+                                params={"q": f'message:"{tag}"'}).json().get("hits", {}).get("hits", [])
             if hits:
-                return f"log line {tag} searchable"
+                document = hits[0]["_source"]
+                shape = {"service.name": document.get("service", {}).get("name"),
+                         "log.level": document.get("log", {}).get("level")}
+                if shape != {"service.name": "alertmanager", "log.level": "warning"}:
+                    raise AssertionError(f"log line {tag} stored with {shape}, not as ECS of alertmanager at warning")
+                return f"log line {tag} searchable as ECS ({shape})"
             time.sleep(2)
-        raise AssertionError(f"log line {tag} not in Elasticsearch within 90s")
+        raise AssertionError(f"log line {tag} not in {LOGS_DATA_STREAM} within 90s")
 
     def kibana() -> str:
         level = get(needs("kibana"), "/api/status").json()["status"]["overall"]["level"]

@@ -28,7 +28,7 @@ LOG = logging.getLogger("toolchain")
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOOLS_DIR = ROOT / ".tools"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
+APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Package:
     minor: str
     # tool name -> path inside the unpacked package
     binaries: tuple[tuple[str, str], ...] = ()
+    # environment the wrappers set: variable -> paths inside the unpacked tree (joined with ':')
+    env: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 # The Prometheus-family minors must equal the image tags in docker-compose*.yml
@@ -92,7 +94,42 @@ PACKAGES: tuple[Package, ...] = (
     # Libraries redis links against that a minimal Debian image may lack.
     Package("libjemalloc2", "bookworm", ""),
     Package("liblzf1", "bookworm", ""),
+    # Ruby 3.1, the language level of the JRuby 9.4 inside Logstash 9: the contract tests run the
+    # pipeline's own ruby filter script (logstash/scripts/ecs.rb) with it.
+    Package(
+        "ruby3.1",
+        "bookworm",
+        "3.1.",
+        (("ruby", "usr/bin/ruby3.1"),),
+        (("RUBYLIB", ("usr/lib/ruby/3.1.0", "usr/lib/x86_64-linux-gnu/ruby/3.1.0")),),
+    ),
+    Package("libruby3.1", "bookworm", "3.1."),
 )
+
+def debian_mirror(sources: tuple[Path, ...] = APT_SOURCES) -> str:
+    """The Debian archive this machine's own apt configuration uses (DEBIAN_MIRROR overrides it)."""
+    override = os.environ.get("DEBIAN_MIRROR")
+    if override:
+        return override.rstrip("/")
+    files: list[Path] = []
+    for source in sources:
+        files += sorted(source.glob("*.list")) + sorted(source.glob("*.sources")) if source.is_dir() else [source]
+    for path in files:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        # one-line format: deb [options] URI suite components; deb822: URIs: / Suites: / Components:
+        uris = re.findall(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+\s+.*\bmain\b", text, flags=re.M)
+        for stanza in re.split(r"\n\s*\n", text):
+            if re.search(r"^Types:.*\bdeb\b", stanza, flags=re.M) and re.search(r"^Components:.*\bmain\b", stanza, flags=re.M):
+                uris += re.findall(r"^URIs:\s*(\S+)", stanza, flags=re.M)
+        for uri in uris:
+            if uri.rstrip("/").endswith("/debian"):
+                return uri.rstrip("/")
+    raise ToolchainError("no Debian archive in this machine's apt sources (/etc/apt/sources.list*): "
+                         "set DEBIAN_MIRROR to one, e.g. DEBIAN_MIRROR=http://<your mirror>/debian")
+
 
 VERSION_RE = re.compile(r"^(?:\d+:)?(?P<upstream>[^-+~]+)")
 
@@ -125,8 +162,9 @@ class PrivateApt:
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         (self.state / "status").touch()
         suites = sorted({p.suite for p in PACKAGES})
+        mirror = debian_mirror()
         self.sources.write_text(
-            "".join(f"deb [signed-by={KEYRING}] {MIRROR} {suite} main\n" for suite in suites)
+            "".join(f"deb [signed-by={KEYRING}] {mirror} {suite} main\n" for suite in suites)
         )
 
     def run(self, tool: str, *args: str, cwd: Path | None = None) -> str:
@@ -200,8 +238,9 @@ def install(tools_dir: Path, refresh: bool = False) -> dict[str, str]:
 
     libdir = root / "usr/lib/x86_64-linux-gnu"
     for pkg in PACKAGES:
+        env = {name: ":".join(str(root / path) for path in paths) for name, paths in pkg.env}
         for tool, path in pkg.binaries:
-            write_wrapper(bindir / tool, root / path, libdir)
+            write_wrapper(bindir / tool, root / path, libdir, env)
     check_libraries(bindir, libdir)
     install_alertmanager_templates(root)
     # Write last, atomically: a half-finished install is re-done next time.
@@ -231,13 +270,14 @@ def install_alertmanager_templates(root: Path, target: Path = ALERTMANAGER_TEMPL
             ) from exc
 
 
-def write_wrapper(wrapper: Path, target: Path, libdir: Path) -> None:
-    """A tiny launcher so unpacked binaries find the libraries unpacked beside them."""
+def write_wrapper(wrapper: Path, target: Path, libdir: Path, env: dict[str, str] | None = None) -> None:
+    """A tiny launcher so unpacked binaries find the libraries (and, for Ruby, the stdlib) beside them."""
     if not target.exists():
         raise ToolchainError(f"{target} missing after unpacking; delete {wrapper.parent.parent} and re-run")
+    exports = "".join(f'{name}="{value}" ' for name, value in sorted((env or {}).items()))
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'LD_LIBRARY_PATH="{libdir}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}" exec "{target}" "$@"\n'
+        f'{exports}LD_LIBRARY_PATH="{libdir}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}" exec "{target}" "$@"\n'
     )
     wrapper.chmod(0o755)
 

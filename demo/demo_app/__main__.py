@@ -16,7 +16,7 @@ from . import __version__
 from .faults import Faults, FaultSettings
 from .jobs import MemoryQueue, RedisQueue, ResultStore, Worker
 from .loadgen import LoadGenerator
-from .telemetry import Metrics, setup_logging, setup_tracing
+from .telemetry import SERVICE_NAME, Metrics, setup_logging, setup_tracing
 from .web import DemoApp
 
 LOG = logging.getLogger("demo_app")
@@ -24,7 +24,7 @@ LOG = logging.getLogger("demo_app")
 
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        """The app writes its own JSON access log."""
+        """The app writes its own ECS JSON access log."""
 
 
 def env_float(name: str, default: float) -> float:
@@ -50,11 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, SERVICE_NAME)
     host, _, port = args.listen.rpartition(":")
     faults = Faults(FaultSettings(error_ratio=args.error_ratio, extra_latency_seconds=args.extra_latency))
     metrics = Metrics()
-    tracer = setup_tracing("demo-app", args.otlp_endpoint)
+    tracer = setup_tracing(SERVICE_NAME, args.otlp_endpoint)
     jobs = RedisQueue(args.redis_url) if args.redis_url else MemoryQueue()
     store = ResultStore(args.postgres_dsn) if args.postgres_dsn else None
     stop = threading.Event()

@@ -122,8 +122,8 @@ class Worker(threading.Thread):
                 if self.store is not None:
                     self.store.record(job["id"], status, duration)
             except Exception:
-                LOG.exception("could not record job", extra={"job_id": job["id"]})
+                LOG.exception("could not record job", extra={"job.id": job["id"]})
                 status = "failed"
             self.metrics.jobs.labels(status).inc()
             self.metrics.job_duration.observe(duration)
-            (LOG.warning if failed else LOG.info)("job %s", status, extra={"job_id": job["id"]})
+            (LOG.warning if failed else LOG.info)("job %s", status, extra={"job.id": job["id"]})

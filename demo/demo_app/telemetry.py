@@ -1,16 +1,17 @@
-"""Metrics, traces and JSON logs of the demo app, correlated by trace id."""
+"""Metrics, traces and ECS JSON logs of the demo app, correlated by trace id."""
 from __future__ import annotations
 
-import json
 import logging
-import time
 
+import ecs_logging
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# One name for the OTel resource and the logs' service.name, so Kibana and Jaeger agree.
+SERVICE_NAME = "demo-app"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -48,29 +49,24 @@ def current_ids() -> tuple[str, str] | None:
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line, with trace_id/span_id of the active span, for Filebeat and Logstash."""
+class TraceContextFilter(logging.Filter):
+    """Adds the active span's ids as ECS trace.id/span.id: ecs-logging nests dotted record attributes
+    but does not read the OpenTelemetry context itself."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "log.level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "service": "demo-app",
-        }
+    def filter(self, record: logging.LogRecord) -> bool:
         ids = current_ids()
         if ids:
-            entry["trace_id"], entry["span_id"] = ids
-        for key in ("route", "method", "status", "duration_ms", "job_id"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["error.stack_trace"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+            record.__dict__["trace.id"], record.__dict__["span.id"] = ids
+        return True
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, service_name: str) -> logging.StreamHandler:
+    """One ECS JSON object a line on stderr, for Filebeat and Logstash; returns the handler it installs."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    # log.original would repeat message in every line.
+    handler.setFormatter(ecs_logging.StdlibFormatter(extra={"service.name": service_name},
+                                                     exclude_fields=["log.original"]))
+    # On the handler, not a logger: logger filters skip records propagated from child loggers.
+    handler.addFilter(TraceContextFilter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    return handler

@@ -42,7 +42,7 @@ def test_every_stack_service_is_wired(render):
     expected = {"prometheus", "alertmanager", "grafana", "node-exporter", "cadvisor", "postgres-exporter",
                 "redis-exporter", "blackbox-exporter", "gpu-exporter", "elasticsearch", "elasticsearch-setup",
                 "logstash", "kibana", "filebeat", "jaeger", "dcgm-exporter", "demo-postgres", "demo-redis", "demo-app",
-                "elasticsearch-exporter", "logstash-exporter", "beat-exporter"}
+                "elasticsearch-exporter", "logstash-exporter", "json-exporter", "elasticsearch-maintenance"}
     assert names == expected
 
 

@@ -32,3 +32,23 @@ def test_installed_tools_run(tool):
                        ("redis-server", "--version"), ("redis-cli", "--version"), ("victoria-metrics", "-version")):
         proc = subprocess.run([str(tool(name)), flag], capture_output=True, text=True, check=False)
         assert proc.returncode == 0, (name, proc.stdout, proc.stderr)
+
+
+def test_mirror_comes_from_the_machines_apt_sources(tmp_path, monkeypatch):
+    monkeypatch.delenv("DEBIAN_MIRROR", raising=False)
+    listing = tmp_path / "sources.list.d"
+    listing.mkdir()
+    (listing / "other.list").write_text("deb https://vendor.example/apt stable main\n")
+    (listing / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\nComponents: main\n")
+    assert toolchain.debian_mirror((tmp_path / "sources.list", listing)) == "http://mirror.example/debian"
+    monkeypatch.setenv("DEBIAN_MIRROR", "http://override.example/debian/")
+    assert toolchain.debian_mirror((listing,)) == "http://override.example/debian"
+
+
+def test_no_debian_source_names_the_override(tmp_path, monkeypatch):
+    monkeypatch.delenv("DEBIAN_MIRROR", raising=False)
+    (tmp_path / "sources.list").write_text("deb https://vendor.example/apt stable main\n")
+    with pytest.raises(toolchain.ToolchainError, match="DEBIAN_MIRROR"):
+        toolchain.debian_mirror((tmp_path / "sources.list",))

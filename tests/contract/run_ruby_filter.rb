@@ -1,0 +1,67 @@
+# Runs a Logstash ruby-filter script (register/filter API) over events read as JSON from stdin and
+# prints what it returns, as JSON. The Event class below is a stand-in for LogStash::Event with the
+# methods the script may use (get, set, remove, tag, include?, to_hash), following Logstash's
+# documented Event API and field-reference syntax ([a][b] or a top-level name).
+#
+#   ruby run_ruby_filter.rb SCRIPT < events.json > results.json
+require "json"
+
+module LogStash
+  class Event
+    def initialize(data)
+      @data = data
+    end
+
+    def get(reference)
+      path(reference).reduce(@data) { |node, key| node.is_a?(Hash) ? node[key] : nil }
+    end
+
+    def set(reference, value)
+      keys = path(reference)
+      node = keys[0..-2].reduce(@data) do |parent, key|
+        parent[key] = {} unless parent[key].is_a?(Hash)
+        parent[key]
+      end
+      node[keys[-1]] = value
+    end
+
+    def remove(reference)
+      keys = path(reference)
+      parent = keys[0..-2].reduce(@data) { |node, key| node.is_a?(Hash) ? node[key] : nil }
+      parent.is_a?(Hash) ? parent.delete(keys[-1]) : nil
+    end
+
+    def include?(reference)
+      !get(reference).nil?
+    end
+
+    def tag(value)
+      tags = (@data["tags"] ||= [])
+      tags << value unless tags.include?(value)
+    end
+
+    def to_hash
+      @data
+    end
+
+    private
+
+    # Logstash field references: "name", "[name]", "[a][b][c]"; anything else is refused as Logstash does.
+    def path(reference)
+      return [reference] unless reference.start_with?("[")
+      keys = reference.scan(/\[([^\[\]]+)\]/).flatten
+      raise ArgumentError, "invalid field reference #{reference}" if keys.empty? || keys.map { |k| "[#{k}]" }.join != reference
+      keys
+    end
+  end
+end
+
+script = ARGV.fetch(0)
+load script
+register({})
+results = JSON.parse($stdin.read).map do |data|
+  event = LogStash::Event.new(data)
+  kept = filter(event)
+  { "kept" => kept.map(&:to_hash) }
+end
+puts JSON.generate(results)
