@@ -513,8 +513,9 @@ def logs_pipeline() -> dict[str, Any]:
         Panel("Logstash up", "1 when the Logstash exporter reaches Logstash (alert LogstashDown).",
               [(f"max by (instance) (logstash_info_up{{{J}}})", "{{instance}}")], "bool", "stat", 6, 4,
               [(0.0, "red"), (1.0, "green")]),
-        Panel("Filebeat up", "1 when the Filebeat exporter reaches Filebeat (alert FilebeatDown).",
-              [(f"max by (instance) (filebeat_up{{{J}}})", "{{instance}}")], "bool", "stat", 6, 4,
+        Panel("Filebeat up", "1 when Filebeat's stats endpoint (filebeat:5066) answers the json exporter's probe, "
+              "the scrape result `up` of job filebeat (alert FilebeatDown).",
+              [(f'max by (instance) (up{{job="filebeat", {J}}})', "{{instance}}")], "bool", "stat", 6, 4,
               [(0.0, "red"), (1.0, "green")]),
         Panel("Filebeat output events", "Events Filebeat's output handled per second by outcome (alerts "
               "FilebeatOutputFailures, FilebeatEventsDropped).",
@@ -543,6 +544,29 @@ def logs_pipeline() -> dict[str, Any]:
         Panel("Elasticsearch disk available", "Free bytes on each node's data path (watermark alerts).",
               [(f"min by (name, path) (elasticsearch_filesystem_data_available_bytes{{{J}}})", "{{name}} {{path}}")],
               "bytes"),
+        Panel("Failure store: refused documents", "Log documents Elasticsearch refused (a field of the wrong type, "
+              "a value it cannot parse) and kept in the data stream's failure store instead of indexing them: held now "
+              "(Elasticsearch keeps them 30 days by default), and new in the last 30 minutes (alert LogsRejectedIntoFailureStore "
+              "when above 0). Logstash counts these as written, so no other panel shows them; the runbook says how to "
+              "read and replay them.",
+              [(f"max by (data_stream) (logs_failure_store_documents{{{J}}})", "held {{data_stream}}"),
+               (f"max by (data_stream) (logs_failure_store_documents{{{J}}}) "
+                f"- max by (data_stream) (logs_failure_store_documents{{{J}}} offset 30m)",
+                "new in 30 min {{data_stream}}")], "short"),
+        Panel("Dead letter queue", "Size of each Logstash pipeline's dead letter queue (events Elasticsearch refused "
+              "with 400/404 that the failure store did not take) against its limit, dead_letter_queue.max_bytes "
+              "(alert LogstashDeadLetterQueueGrowing when it grows; once it is full the oldest events are dropped, "
+              "alert LogstashDeadLetterQueueDroppingEvents).",
+              [(f"max by (pipeline) (logstash_stats_pipeline_dead_letter_queue_size_in_bytes{{{J}}})", "size {{pipeline}}"),
+               (f"max by (pipeline) (logstash_stats_pipeline_dead_letter_queue_max_size_in_bytes{{{J}}})", "max {{pipeline}}")],
+              "bytes"),
+        Panel("Dead letter queue: dropped and expired events", "Events the dead letter queue discarded per second: "
+              "dropped because it was full (alert LogstashDeadLetterQueueDroppingEvents), or expired after "
+              "dead_letter_queue.retain.age, 14 days (the configured retention, no alert).",
+              [(f"sum by (pipeline) (rate(logstash_stats_pipeline_dead_letter_queue_dropped_events{{{J}}}[$__rate_interval]))",
+                "dropped {{pipeline}}"),
+               (f"sum by (pipeline) (rate(logstash_stats_pipeline_dead_letter_queue_expired_events{{{J}}}[$__rate_interval]))",
+                "expired {{pipeline}}")], "ops"),
     ]
     return dashboard("logs-pipeline", "Logs pipeline", "Filebeat -> Logstash -> Elasticsearch: is every stage up and "
                      "are logs flowing and indexed.", panels, ["observability-stack", "logs"], [("Runbooks", RUNBOOKS)])

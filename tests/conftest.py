@@ -110,3 +110,16 @@ def docker_engine() -> None:
     if problem:
         pytest.skip(f"no Docker engine reachable ({problem[:100]}); these tests start the real images "
                     "(Grafana, Elasticsearch, Kibana, Logstash, Filebeat, Jaeger) and run wherever Docker does")
+
+
+@pytest.fixture(scope="session")
+def stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The whole compose stack, every profile on, started once for the Docker suite (tests/docker/)."""
+    from testcontainers.compose import DockerCompose
+
+    from docker_stack import prepare
+
+    running = prepare(tmp_path_factory.mktemp("compose"))
+    with DockerCompose(running.project, env_file=str(running.project / ".env"), build=True, wait=True,
+                       profiles=["logging", "tracing", "demo"]):
+        yield running

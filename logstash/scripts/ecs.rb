@@ -208,6 +208,7 @@ module ObsstackEcs
     ALIASES.each do |name, paths|
       next if keep_message && name == "message"
       paths.each do |path|
+        next unless data.key?(path[0]) # most aliases are absent: skip them cheaply
         value = dig(data, path)
         next if value.nil? || value.is_a?(Hash) || value.is_a?(Array)
         if name == "service" && PLACEHOLDER_SERVICES.include?(value.to_s)
@@ -220,6 +221,7 @@ module ObsstackEcs
       end
     end
     HTTP_FIELDS.each do |path, type|
+      next unless data.key?(path[0])
       value = dig(data, path)
       next if value.nil?
       if type == :integer

@@ -364,10 +364,34 @@ def check_retention(paths: Paths, documents: Documents) -> list[str]:
     return errors
 
 
+def check_probes_announce_themselves(paths: Paths, documents: Documents) -> list[str]:
+    """The pipeline drops a line only when its User-Agent is the stack's probe prefix: every probe the
+    stack runs against an app must send it, or its lines flood the logs."""
+    script = paths.read("logstash/scripts/ecs.rb")
+    match = re.search(r"PROBE_AGENT = /\\A(.+?)/\.freeze", script)
+    if not match:
+        return ["logstash/scripts/ecs.rb: PROBE_AGENT not found"]
+    prefix = match[1].replace("\\/", "/")
+    errors = []
+    modules = yaml.safe_load(paths.read("blackbox/blackbox.yml"))["modules"]
+    for name, module in modules.items():
+        if module["prober"] == "http":
+            agent = module.get("http", {}).get("headers", {}).get("User-Agent", "")
+            if not agent.startswith(prefix):
+                errors.append(f"blackbox module {name} sends User-Agent {agent!r}, not {prefix}...")
+    healthcheck = str(compose(paths)["services"]["demo-app"]["healthcheck"]["test"])
+    dockerfile = paths.read("demo/Dockerfile")
+    for where, text in (("the demo-app healthcheck", healthcheck), ("demo/Dockerfile's HEALTHCHECK", dockerfile)):
+        if f"'User-Agent': '{prefix}" not in text:
+            errors.append(f"{where} does not send User-Agent {prefix}...")
+    return errors
+
+
 CHECKS: list[Check] = [
     check_envelope, check_documents_fit_the_mapping, check_levels_and_messages, check_document_ids,
     check_index_template_matches_the_data_stream, check_roles, check_grafana, check_kibana_data_view,
     check_filebeat, check_alert_rules_and_exporters, check_smoke_test, check_retention,
+    check_probes_announce_themselves,
 ]
 
 

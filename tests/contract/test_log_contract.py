@@ -56,7 +56,7 @@ def test_the_contract_covers_every_source_the_stack_runs():
 
 def test_only_the_stacks_own_probes_are_dropped(results):
     dropped = {case["id"] for case in CASES if not case["documents"]}
-    assert dropped == {"demo-app-healthcheck-probe"}
+    assert dropped == {"demo-app-healthcheck-probe", "blackbox-probe-of-a-user-app"}
     assert results["demo-app-healthz-from-a-user"], "a /healthz request from anyone else is kept"
 
 
@@ -107,8 +107,12 @@ SABOTAGE = [
      "Filebeat's stats port out of step"),
     ("json-exporter/config.yml", "data_stream: logs-docker-default", "data_stream: logs-docker-prod",
      "the failure store count labelled for another stream"),
+    ("blackbox/blackbox.yml", "User-Agent: obsstack-probe/blackbox", "User-Agent: Blackbox Exporter",
+     "a stack probe that no longer announces itself"),
+    ("elasticsearch/setup/entrypoint.sh", 'traces_policy=jaeger-traces', 'traces_policy=jaeger-trace',
+     "the traces retention attached under another name than installed"),
 ]
-COPIED = ["logstash", "filebeat", "elasticsearch", "kibana", "grafana/provisioning", "prometheus", "json-exporter",
+COPIED = ["blackbox", "demo/Dockerfile", "logstash", "filebeat", "elasticsearch", "kibana", "grafana/provisioning", "prometheus", "json-exporter",
           "scripts/smoke_test.py", "docker-compose.yml", ".env.example", "tests/fixtures/elasticsearch"]
 
 

@@ -79,7 +79,7 @@ def test_up_prints_and_writes_every_component(native):
     assert native.endpoints["fast"] is True
     # Services that only exist in compose are left out of the scrape config, with the reason.
     assert set(native.endpoints["skipped_jobs"]) == {"cadvisor", "dcgm", "grafana", "jaeger", "blackbox-http-optional",
-                                                     "elasticsearch", "logstash", "filebeat"}
+                                                     "elasticsearch", "logstash", "filebeat", "logs-failure-store"}
     for name in expected:
         assert (native.state / "logs" / f"{name}.log").exists()
 

@@ -131,6 +131,8 @@ def test_grafana_provisions_the_dashboard_folders():
 
 # Metrics some panel reads that no alert or recording rule reads, with the exporter that exposes them.
 DASHBOARD_ONLY_METRICS = {
+    "logstash_stats_pipeline_dead_letter_queue_max_size_in_bytes": "logstash-exporter (pipeline dead_letter_queue stats)",
+    "logstash_stats_pipeline_dead_letter_queue_expired_events": "logstash-exporter (pipeline dead_letter_queue stats)",
     "container_cpu_usage_seconds_total": "cAdvisor (cpu metrics)",
     "container_network_receive_bytes_total": "cAdvisor (network metrics, not disabled in docker-compose.yml)",
     "container_network_transmit_bytes_total": "cAdvisor (network metrics, not disabled in docker-compose.yml)",

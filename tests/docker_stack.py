@@ -1,0 +1,74 @@
+"""The compose stack the Docker suite (tests/docker/) runs: one copy of the repository, its own project name and
+ports (so a developer's own stack is untouched), every profile on. Shared by the suite's modules."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import ROOT
+from obsstack import envfile
+
+DEADLINE_S = 600
+PROJECT = "obs-test"
+PORTS = {"GRAFANA_PORT": 23000, "PROMETHEUS_PORT": 29090, "ALERTMANAGER_PORT": 29093, "KIBANA_PORT": 25601,
+         "ELASTICSEARCH_PORT": 29200, "JAEGER_UI_PORT": 26686, "OTLP_GRPC_PORT": 24317, "OTLP_HTTP_PORT": 24318}
+
+
+@dataclass
+class RunningStack:
+    project: Path
+    env: dict[str, str]
+
+    def url(self, port_key: str) -> str:
+        return f"http://127.0.0.1:{PORTS[port_key]}"
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "compose", "--project-directory", str(self.project), *args],
+                              capture_output=True, text=True, timeout=timeout, check=check)
+
+    @property
+    def elastic(self) -> tuple[str, str]:
+        return ("elastic", self.env["ELASTIC_PASSWORD"])
+
+    def reload_env(self) -> None:
+        self.env = envfile.read_env(self.project / ".env")
+
+
+def prepare(tmp: Path) -> RunningStack:
+    project = tmp / "stack"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", ".venv", ".tools", ".env", "__pycache__"))
+    setup = subprocess.run([sys.executable, str(project / "scripts/setup.py"), "--project-dir", str(project), "-y",
+                            "--skip-preflight"], capture_output=True, text=True, check=False)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    env_path = project / ".env"
+    text = env_path.read_text().replace("COMPOSE_PROJECT_NAME=observability", f"COMPOSE_PROJECT_NAME={PROJECT}")
+    for key, port in PORTS.items():
+        text = re.sub(rf"(?m)^{key}=.*$", f"{key}={port}", text)
+    text = re.sub(r"(?m)^JAEGER_PUBLIC_URL=.*$", f"JAEGER_PUBLIC_URL=http://localhost:{PORTS['JAEGER_UI_PORT']}", text)
+    env_path.write_text(text)
+    return RunningStack(project, envfile.read_env(env_path))
+
+
+def poll(check: Callable[[], object], what: str, deadline_s: float = DEADLINE_S) -> object:
+    """Call check until it returns something truthy (returned) or the deadline passes (the test fails)."""
+    deadline = time.monotonic() + deadline_s
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+            last = result
+        except (requests.RequestException, KeyError, ValueError) as exc:
+            last = exc
+        time.sleep(2)
+    pytest.fail(f"{what} not true within {deadline_s:.0f}s (last: {last!r})")
