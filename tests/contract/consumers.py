@@ -364,6 +364,30 @@ def check_retention(paths: Paths, documents: Documents) -> list[str]:
     return errors
 
 
+def check_runbooks_query_real_indices(paths: Paths, documents: Documents) -> list[str]:
+    """An index or data stream a runbook's command names must be one the stack writes."""
+    stream = data_stream(paths)
+    real = [stream, f"{stream}::failures", BACKING_INDEX.format(stream=stream), f".fs-{stream}-2026.12.04-000002",
+            *JAEGER_INDICES, "jaeger-dependencies-2026-12-04"]
+    errors = []
+    for runbook in sorted((paths.root / "docs/runbooks").glob("*.md")):
+        for url_path in re.findall(r"9200/([^?'\s\"]+)", runbook.read_text()):
+            parts = url_path.split("/")
+            target = parts[1] if parts[0] in ("_data_stream", "_cat") and len(parts) > 1 and parts[0] != "_cat" else \
+                parts[2] if parts[0] == "_cat" and len(parts) > 2 else parts[0]
+            if not target or target.startswith("_"):
+                continue
+            for expression in target.split(","):
+                if expression.isupper():  # a placeholder the reader fills in (INDEX)
+                    continue
+                # Example names carry other dates and generations: compare their shape, digits as 0.
+                shape = re.sub(r"\d", "0", expression.replace("YYYY", "0000").replace("MM", "00")
+                               .replace("DD", "00").replace("NNNNNN", "000000"))
+                if not any(fnmatch.fnmatch(re.sub(r"\d", "0", name), shape) for name in real):
+                    errors.append(f"{runbook.name} queries {expression}, which matches no index the stack writes")
+    return errors
+
+
 def check_probes_announce_themselves(paths: Paths, documents: Documents) -> list[str]:
     """The pipeline drops a line only when its User-Agent is the stack's probe prefix: every probe the
     stack runs against an app must send it, or its lines flood the logs."""
@@ -391,7 +415,7 @@ CHECKS: list[Check] = [
     check_envelope, check_documents_fit_the_mapping, check_levels_and_messages, check_document_ids,
     check_index_template_matches_the_data_stream, check_roles, check_grafana, check_kibana_data_view,
     check_filebeat, check_alert_rules_and_exporters, check_smoke_test, check_retention,
-    check_probes_announce_themselves,
+    check_probes_announce_themselves, check_runbooks_query_real_indices,
 ]
 
 

@@ -111,8 +111,11 @@ SABOTAGE = [
      "a stack probe that no longer announces itself"),
     ("elasticsearch/setup/entrypoint.sh", 'traces_policy=jaeger-traces', 'traces_policy=jaeger-trace',
      "the traces retention attached under another name than installed"),
+    ("docs/runbooks/LogsRejectedIntoFailureStore.md", "9200/logs-docker-default::failures/_search",
+     "9200/logs-docker::failures/_search",
+     "a runbook reading a data stream that does not exist"),
 ]
-COPIED = ["blackbox", "demo/Dockerfile", "logstash", "filebeat", "elasticsearch", "kibana", "grafana/provisioning", "prometheus", "json-exporter",
+COPIED = ["docs/runbooks", "blackbox", "demo/Dockerfile", "logstash", "filebeat", "elasticsearch", "kibana", "grafana/provisioning", "prometheus", "json-exporter",
           "scripts/smoke_test.py", "docker-compose.yml", ".env.example", "tests/fixtures/elasticsearch"]
 
 
