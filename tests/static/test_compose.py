@@ -208,3 +208,20 @@ def test_every_variable_compose_reads_is_documented_in_env_example():
         used |= set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", path.read_text()))
     assert used, "no variables found: the pattern is stale"
     assert used - documented == set(), f"undocumented in .env.example: {sorted(used - documented)}"
+
+
+# Images whose own ENTRYPOINT starts tini (Elasticsearch: distribution/docker/src/docker/Dockerfile,
+# Kibana: the docker generator's base Dockerfile, Filebeat: dev-tools/packaging/templates/docker/
+# Dockerfile.tmpl). Docker's init on top only makes tini warn that it is not PID 1.
+TINI_IMAGES = ("docker.elastic.co/elasticsearch/elasticsearch", "docker.elastic.co/kibana/kibana",
+               "docker.elastic.co/beats/filebeat")
+
+
+def test_no_second_init_where_the_image_runs_tini(render):
+    for name, service in services(render(PROFILES, gpu=True)).items():
+        runs_tini = service["image"].split(":")[0] in TINI_IMAGES and not service.get("entrypoint")
+        if runs_tini:
+            assert service.get("init") is not True, f"{name}: its image runs tini already"
+        elif service["image"].split(":")[0] in TINI_IMAGES:
+            # its entrypoint is replaced (a script): nothing reaps its children but Docker's init
+            assert service.get("init") is True, f"{name}: entrypoint replaced, so it needs init: true"
