@@ -388,6 +388,24 @@ def check_runbooks_query_real_indices(paths: Paths, documents: Documents) -> lis
     return errors
 
 
+def check_state_survives_restarts(paths: Paths, documents: Documents) -> list[str]:
+    """Filebeat's registry and Logstash's queues live in their images' data folders: each must be a
+    named volume, or a restart forgets what was read and what was queued."""
+    services = compose(paths)["services"]
+    volumes = set(compose(paths).get("volumes", {}))
+    errors = []
+    for service, data in (("filebeat", "/usr/share/filebeat/data"), ("logstash", "/usr/share/logstash/data")):
+        mounted = {v.split(":")[1]: v.split(":")[0] for v in services[service]["volumes"] if isinstance(v, str)}
+        if mounted.get(data) not in volumes:
+            errors.append(f"{service}: {data} (registry or queues) is not on a named volume")
+    settings = yaml.safe_load(paths.read("logstash/config/logstash.yml"))
+    if settings.get("queue.type") != "persisted" or settings.get("dead_letter_queue.enable") is not True:
+        errors.append("logstash.yml: the persisted queue and the dead letter queue must both be on")
+    if any(key in settings for key in ("path.queue", "path.dead_letter_queue", "path.data")):
+        errors.append("logstash.yml moves a queue off the data volume")
+    return errors
+
+
 def check_probes_announce_themselves(paths: Paths, documents: Documents) -> list[str]:
     """The pipeline drops a line only when its User-Agent is the stack's probe prefix: every probe the
     stack runs against an app must send it, or its lines flood the logs."""
@@ -415,7 +433,7 @@ CHECKS: list[Check] = [
     check_envelope, check_documents_fit_the_mapping, check_levels_and_messages, check_document_ids,
     check_index_template_matches_the_data_stream, check_roles, check_grafana, check_kibana_data_view,
     check_filebeat, check_alert_rules_and_exporters, check_smoke_test, check_retention,
-    check_probes_announce_themselves, check_runbooks_query_real_indices,
+    check_probes_announce_themselves, check_runbooks_query_real_indices, check_state_survives_restarts,
 ]
 
 
