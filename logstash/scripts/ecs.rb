@@ -92,8 +92,8 @@ module ObsstackEcs
     event.set("[labels][compose_service]", compose_service) if compose_service
     # Every Docker label of the container is not wanted in each line; the compose service is kept above.
     event.remove("[container][labels]")
-    # Filebeat's and the beats input's own bookkeeping: not part of the document.
-    %w[agent input ecs log.flags].each { |name| event.remove("[#{name.split('.').join('][')}]") }
+    # Filebeat's, the beats input's and Logstash's own bookkeeping: not part of the document.
+    %w[agent input ecs log.flags @version].each { |name| event.remove("[#{name.split('.').join('][')}]") }
     tags = Array(event.get("tags")) - BOOKKEEPING_TAGS
     tags.empty? ? event.remove("tags") : event.set("tags", tags)
 

@@ -127,6 +127,8 @@ def filebeat_events(case: dict[str, Any], paths: Paths, start: datetime, offset:
                           "labels": {"com_docker_compose_service": service,
                                      "com_docker_compose_project": COMPOSE_PROJECT}},
             "tags": ["beats_input_codec_plain_applied"],
+            # Logstash adds it to every event it creates.
+            "@version": "1",
         }
         if len(group) > 1:
             event["log"]["flags"] = ["multiline"]
