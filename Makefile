@@ -1,7 +1,8 @@
-# Thin wrappers over scripts/. `make help` lists them.
+# Thin wrappers over the `obsstack` command (src/obsstack). `make help` lists them.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+OBSSTACK := $(VENV)/bin/obsstack
 COMPOSE ?= docker compose
 
 .DEFAULT_GOAL := help
@@ -12,17 +13,18 @@ help: ## list the targets
 
 $(VENV)/.setup: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[setup]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	@touch $@
 
-$(VENV)/.test: pyproject.toml $(VENV)/.setup
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[setup,demo,test]'
+# The tests also import the GPU exporter and the demo app: their own distributions, installed editable.
+$(VENV)/.test: pyproject.toml exporters/pyproject.toml demo/pyproject.toml $(VENV)/.setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]' -e ./exporters -e ./demo
 	@touch $@
 
 up: $(VENV)/.setup ## write .env with generated secrets (first run), check the host, start everything
-	$(PY) scripts/setup.py
+	$(OBSSTACK) setup
 	$(COMPOSE) up -d --wait
-	@$(PY) scripts/setup.py --urls
+	@$(OBSSTACK) urls
 
 down: ## stop the stack (data volumes are kept)
 	$(COMPOSE) down
@@ -34,14 +36,14 @@ ps: ## show the services and their health
 	$(COMPOSE) ps
 
 urls: $(VENV)/.setup ## print the URLs and where each login is
-	@$(PY) scripts/setup.py --urls
+	@$(OBSSTACK) urls
 
 smoke: $(VENV)/.setup ## prove the running stack works, part by part
-	$(PY) scripts/smoke_test.py --wait 180
+	$(OBSSTACK) smoke --wait 180
 
 validate: $(VENV)/.setup ## check the host and every config without changing anything
-	$(PY) scripts/setup.py --check-only
+	$(OBSSTACK) validate
 
 test: $(VENV)/.test ## install the real tools into .tools/ and run every test
-	$(PY) scripts/toolchain.py install
+	$(OBSSTACK) toolchain install
 	$(PY) -m pytest

@@ -26,15 +26,14 @@ import requests
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from obsstack.native_config import parse_duration  # noqa: E402
+from obsstack.native_config import parse_duration
 
 FAULTS = {"redis": ("RedisDown", "redis"), "postgres": ("PostgresqlDown", "postgres"), "node_exporter": ("TargetDown", "node")}
 
 
 def cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/native_stack.py"), *args, "--state-dir", str(state)],
+    proc = subprocess.run([sys.executable, "-m", "obsstack", "native", *args, "--state-dir", str(state)],
                           capture_output=True, text=True, timeout=300, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"native_stack.py {' '.join(args)} failed: {proc.stderr}")
@@ -78,7 +77,7 @@ def one_run() -> dict[str, float]:
             time.sleep(0.5)
         return latency
     finally:
-        subprocess.run([sys.executable, str(ROOT / "scripts/native_stack.py"), "down", "--state-dir", str(state)],
+        subprocess.run([sys.executable, "-m", "obsstack", "native", "down", "--state-dir", str(state)],
                        capture_output=True, check=False)
         shutil.rmtree(state, ignore_errors=True)
 

@@ -5,7 +5,7 @@ the same panels written raw (every recording rule inlined), on the real Promethe
     .venv/bin/python bench/bench_dashboards.py capture     # once: the stack's own series -> bench/data/
     .venv/bin/python bench/bench_dashboards.py run [--copies N] [--repeat 3] [--keep DIR]
 
-capture starts the native stack (scripts/native_stack.py), lets it run and saves every series the
+capture starts the native stack (`obsstack native`), lets it run and saves every series the
 dashboards read, directly or through recording rules, with each counter's rate and each gauge's
 value: bench/data/stack_series.json. run then
   1. writes 7 days of those series at a 60 s interval as OpenMetrics, one file a day, and loads
@@ -42,9 +42,8 @@ import requests
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from obsstack.promql import metric_names, substitute_variables  # noqa: E402
+from obsstack.promql import metric_names, substitute_variables
 TOOLS = ROOT / ".tools" / "bin"
 SERIES_FILE = ROOT / "bench" / "data" / "stack_series.json"
 INTERVAL = 60                       # seconds between backfilled samples
@@ -161,7 +160,7 @@ def capture(settle: int) -> int:
     wanted = sorted(raw_metrics(records))
     state = Path(tempfile.mkdtemp(prefix="obs-bench-"))
     state.chmod(0o755)
-    native = [sys.executable, str(ROOT / "scripts/native_stack.py")]
+    native = [sys.executable, "-m", "obsstack", "native"]
     try:
         up = subprocess.run([*native, "up", "--state-dir", str(state)], capture_output=True, text=True, timeout=300)
         if up.returncode != 0:
@@ -397,7 +396,7 @@ def main() -> int:
     go.add_argument("--keep", type=Path, help="build the TSDB in DIR and keep it (default: a temporary folder)")
     args = parser.parse_args()
     if not (TOOLS / "promtool").exists():
-        raise SystemExit("no .tools/bin/promtool: run `make test` (or scripts/toolchain.py install) first")
+        raise SystemExit("no .tools/bin/promtool: run `make test` (or `obsstack toolchain install`) first")
     return capture(args.settle) if args.command == "capture" else run(args.repeat, args.keep, args.copies)
 
 

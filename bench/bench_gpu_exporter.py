@@ -21,13 +21,12 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "exporters"))
 
-from prometheus_client import CollectorRegistry, make_wsgi_app  # noqa: E402
+from prometheus_client import CollectorRegistry, make_wsgi_app
 
-from gpu_exporter.exporter import Config, Exporter  # noqa: E402
-from gpu_exporter.exposition import metrics_app  # noqa: E402
-from gpu_exporter.simulated import SimulatedNvml  # noqa: E402
+from gpu_exporter.exporter import Config, Exporter
+from gpu_exporter.exposition import metrics_app
+from gpu_exporter.simulated import SimulatedNvml
 
 
 def rss_kib() -> int:

@@ -18,16 +18,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "exporters"))
 
-import pynvml  # noqa: E402
-from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
+import pynvml
+from prometheus_client import CollectorRegistry, generate_latest
 
-from gpu_exporter.exporter import Config, Exporter  # noqa: E402
-from gpu_exporter.exposition import metrics_app  # noqa: E402
-from gpu_exporter.model import Snapshot  # noqa: E402
-from gpu_exporter.procinfo import ProcResolver  # noqa: E402
-from gpu_exporter.sampler import Sampler, SamplerOptions  # noqa: E402
+from gpu_exporter.exporter import Config, Exporter
+from gpu_exporter.exposition import metrics_app
+from gpu_exporter.model import Snapshot
+from gpu_exporter.procinfo import ProcResolver
+from gpu_exporter.sampler import Sampler, SamplerOptions
 
 QUERY = "index,uuid,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw"
 MIB = 1024 ** 2

@@ -5,23 +5,34 @@ developer's machine and FAIL under CI=true, where a missing tool is a broken ins
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import sys
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+from obsstack import compose, envfile
 
-from obsstack import compose, envfile  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PROFILES = ("logging", "tracing", "demo")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script that is not part of an installed package (bench/), loaded by its path."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def missing_tool(message: str) -> None:

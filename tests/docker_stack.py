@@ -46,7 +46,7 @@ class RunningStack:
 def prepare(tmp: Path) -> RunningStack:
     project = tmp / "stack"
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".git", ".venv", ".tools", ".env", "__pycache__"))
-    setup = subprocess.run([sys.executable, str(project / "scripts/setup.py"), "--project-dir", str(project), "-y",
+    setup = subprocess.run([sys.executable, "-m", "obsstack", "setup", "--project-dir", str(project), "-y",
                             "--skip-preflight"], capture_output=True, text=True, check=False)
     assert setup.returncode == 0, setup.stdout + setup.stderr
     env_path = project / ".env"

@@ -6,7 +6,7 @@
 - Filebeat and Logstash restarted while a container logs: every line stored exactly once.
 - Elasticsearch restarted while spans flow into Jaeger: no span is lost without being counted.
 - Retention, the failure store, Kibana's data view and a changed password, as set up.
-- scripts/smoke_test.py passes against the stack.
+- `obsstack smoke` passes against the stack.
 """
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def test_retention_failure_store_and_data_view_are_set(stack):
 
 
 def test_smoke_test_passes_against_the_stack(stack):
-    proc = subprocess.run([sys.executable, str(stack.project / "scripts/smoke_test.py"), "--env-file",
+    proc = subprocess.run([sys.executable, "-m", "obsstack", "smoke", "--env-file",
                            str(stack.project / ".env"), "--wait", "300"], capture_output=True, text=True, timeout=900,
                           check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

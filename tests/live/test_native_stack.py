@@ -1,4 +1,4 @@
-"""The project's own configs on the real binaries, natively on loopback (scripts/native_stack.py --fast):
+"""The project's own configs on the real binaries, natively on loopback (`obsstack native up --fast`):
 the smoke test passes, alerts fire and resolve end to end for injected faults, nothing leaks.
 
 One native stack for the whole module; faults are injected in parallel and polled with deadlines.
@@ -25,7 +25,7 @@ from conftest import ROOT
 from obsstack.promql import label_values_query, substitute_variables
 
 pytestmark = pytest.mark.toolchain
-CLI = ROOT / "scripts/native_stack.py"
+CLI = [sys.executable, "-m", "obsstack", "native"]
 TOOLS = ("prometheus", "alertmanager", "node_exporter", "postgres", "initdb", "postgres_exporter", "redis-server",
          "redis_exporter", "blackbox_exporter")
 DEADLINE_S = 90
@@ -48,7 +48,7 @@ class NativeRun:
 
 def cli(*args: str, state: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
-    return subprocess.run([sys.executable, str(CLI), *args, "--state-dir", str(state)], capture_output=True, text=True,
+    return subprocess.run([*CLI, *args, "--state-dir", str(state)], capture_output=True, text=True,
                           timeout=timeout, env=env, check=False)
 
 
@@ -97,7 +97,7 @@ def test_endpoints_are_secured(native):
 
 
 def test_smoke_test_passes_on_the_native_stack(native):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/smoke_test.py"), "--endpoints",
+    proc = subprocess.run([sys.executable, "-m", "obsstack", "smoke", "--endpoints",
                            str(native.state / "endpoints.json"), "--json", "--wait", "60"],
                           capture_output=True, text=True, timeout=180, check=False)
     report = json.loads(proc.stdout)

@@ -1,13 +1,9 @@
 """The dashboard benchmark's raw form: every recording rule a panel reads can be inlined."""
 from __future__ import annotations
 
-import sys
+from conftest import ROOT, load_script
 
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "bench"))
-
-import bench_dashboards as bench  # noqa: E402
+bench = load_script(ROOT / "bench/bench_dashboards.py")
 
 
 def test_every_dashboard_query_inlines_to_raw_metrics():

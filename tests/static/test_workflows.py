@@ -20,7 +20,7 @@ from conftest import IN_CI, PROFILES, ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 STACK_WORKFLOW = WORKFLOWS / "docker-stack.yml"
-INSTALL_HINT = ".venv/bin/pip install -e '.[setup,demo,test]' (or `make test`)"
+INSTALL_HINT = ".venv/bin/pip install -e '.[test]' (or `make test`)"
 
 
 @pytest.fixture(scope="session")

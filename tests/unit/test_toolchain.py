@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-import toolchain
+from obsstack import toolchain
 
 
 @pytest.mark.parametrize("debian, upstream", [

@@ -1,13 +1,12 @@
 """Validate every shipped config with the real tools, naming the file and line of any error.
 
-The tools come from the local test toolchain (scripts/toolchain.py, `.tools/bin`) when it is
+The tools come from the local test toolchain (`obsstack toolchain install`, `.tools/bin`) when it is
 installed, else from the very images docker-compose.yml pins, run once with `docker run`.
 """
 from __future__ import annotations
 
 import json
 import re
-import os
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,9 +15,10 @@ from typing import Any
 
 import yaml
 
-from .preflight import Result, Status
+from . import paths
+from .report import Result, Status
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = paths.project_dir()
 YAML_GLOBS = (
     "docker-compose*.yml", "prometheus/**/*.yml", "alertmanager/**/*.yml", "blackbox/*.yml",
     "grafana/provisioning/**/*.yml", "filebeat/*.yml", "kibana/*.yml", "jaeger/*.yaml",
@@ -46,7 +46,7 @@ IMAGE_BINARY = {"blackbox_exporter": "/bin/blackbox_exporter"}
 
 
 def tools_bin(root: Path) -> Path:
-    return Path(os.environ.get("OBS_TOOLS_DIR", root / ".tools")) / "bin"
+    return paths.tools_bin(root)
 
 
 def yaml_errors(root: Path) -> list[str]:
@@ -102,13 +102,14 @@ def target_errors(root: Path) -> list[str]:
 class ToolRunner:
     """Runs a tool locally or in its pinned image; paths in its output are mapped back to the repo."""
 
-    def __init__(self, root: Path, project: dict[str, Any] | None, docker_ok: bool) -> None:
+    def __init__(self, root: Path, project: dict[str, Any] | None, docker_ok: bool, tools_root: Path | None = None) -> None:
         self.root = root
         self.project = project or {}
         self.docker_ok = docker_ok
+        self.tools = tools_bin(tools_root or root)
 
     def available(self, name: str) -> str | None:
-        if (tools_bin(self.root) / name).exists():
+        if (self.tools / name).exists():
             return "local toolchain"
         if self.docker_ok and self.image(TOOLS[name]):
             return "pinned image"
@@ -120,7 +121,7 @@ class ToolRunner:
     def run(self, name: str, args: list[str]) -> tuple[int, str]:
         """``args`` name files as repo-relative paths under the tool's folder."""
         tool = TOOLS[name]
-        local = tools_bin(self.root) / name
+        local = self.tools / name
         if local.exists():
             proc = subprocess.run([str(local), *args], cwd=self.root, capture_output=True, text=True, check=False)
             return proc.returncode, proc.stdout + proc.stderr
@@ -134,7 +135,10 @@ class ToolRunner:
         return proc.returncode, (proc.stdout + proc.stderr).replace(f"{tool.mount}/", f"{tool.folder}/")
 
 
-def validate(root: Path, project: dict[str, Any] | None, compose_error: str | None, docker_ok: bool) -> list[Result]:
+def validate(root: Path, project: dict[str, Any] | None, compose_error: str | None, docker_ok: bool,
+             rendered_root: Path | None = None) -> list[Result]:
+    """Every check of the configs under root. Files rendered from them (alertmanager/generated/) are
+    read under rendered_root when given (a scratch copy, so validating writes nothing), else root."""
     results = []
     errors = yaml_errors(root)
     results.append(Result("yaml/json syntax", Status.FAIL if errors else Status.PASS,
@@ -151,6 +155,7 @@ def validate(root: Path, project: dict[str, Any] | None, compose_error: str | No
                           "see prometheus/targets/README.md for the format"))
 
     runner = ToolRunner(root, project, docker_ok)
+    rendered_runner = ToolRunner(rendered_root or root, project, docker_ok, tools_root=root)
     checks = [
         ("promtool", ["check", "config", "--lint=all", "prometheus/prometheus.yml"], "prometheus/prometheus.yml",
          "prometheus.yml and its rules"),
@@ -163,9 +168,9 @@ def validate(root: Path, project: dict[str, Any] | None, compose_error: str | No
         source = runner.available(name)
         if source is None:
             results.append(Result(name, Status.SKIP, f"not checked: no Docker engine and no local {name}",
-                                  "run `python3 scripts/toolchain.py install` (Debian/Ubuntu) to check offline"))
+                                  "run `obsstack toolchain install` (Debian/Ubuntu) to check offline"))
             continue
-        code, output = runner.run(name, args)
+        code, output = (rendered_runner if checked in RENDERED_FROM else runner).run(name, args)
         if code == 0:
             results.append(Result(name, Status.PASS, f"{what} valid ({source})"))
         else:

@@ -7,35 +7,16 @@ import shutil
 import socket
 import subprocess
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from . import compose
+from .report import Result, Status
 
 MAX_MAP_COUNT = 262144
 DISK_FAIL_BYTES = 5 * 1024**3
 DISK_WARN_BYTES = 20 * 1024**3
 GIB = 1024**3
-
-
-class Status(str, Enum):
-    PASS = "PASS"
-    WARN = "WARN"
-    FAIL = "FAIL"
-    SKIP = "SKIP"
-
-
-@dataclass(frozen=True)
-class Result:
-    check: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        text = f"{self.status.value:4}  {self.check:<18} {self.detail}"
-        return text + (f"\n      fix: {self.fix}" if self.fix and self.status in (Status.FAIL, Status.WARN) else "")
 
 
 @dataclass

@@ -23,9 +23,9 @@ import bcrypt
 import requests
 import yaml
 
-from . import alertmanager_config, native_config
+from . import alertmanager_config, native_config, paths
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = paths.project_dir()
 COMPONENTS = ("webhook_sink", "postgres", "redis", "node_exporter", "postgres_exporter", "redis_exporter",
               "blackbox_exporter", "gpu_exporter", "demo_app", "alertmanager", "prometheus")
 # compose service:port -> the component that stands in for it natively
@@ -99,7 +99,7 @@ class NativeStack:
     def tool(self, name: str) -> str:
         path = self.tools / name
         if not path.exists():
-            raise NativeStackError(f"{path} is missing: run `python3 scripts/toolchain.py install` (or `make test`)")
+            raise NativeStackError(f"{path} is missing: run `obsstack toolchain install` (or `make test`)")
         return str(path)
 
     def plan(self) -> tuple[list[Component], dict[str, Any]]:
@@ -121,7 +121,7 @@ class NativeStack:
         components = [
             Component("webhook_sink", [python, "-m", "obsstack.webhook_sink", "--listen", f"127.0.0.1:{ports['webhook_sink']}",
                                        "--out", str(self.state / "notifications.jsonl")],
-                      sink_url, {"http": f"{sink_url}/healthz"}, cwd=str(ROOT / "scripts")),
+                      sink_url, {"http": f"{sink_url}/healthz"}),
             Component("postgres", [self.tool("postgres"), "-D", str(pg_data), "-h", "127.0.0.1", "-p", str(ports["postgres"]),
                                    "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "shared_buffers=32MB"],
                       f"postgresql://127.0.0.1:{ports['postgres']}/postgres", {"tcp": ports["postgres"]},
@@ -146,11 +146,10 @@ class NativeStack:
                       url["blackbox_exporter"], {"http": f"{url['blackbox_exporter']}/-/healthy"}),
             Component("gpu_exporter", [python, "-m", "gpu_exporter", "--listen", f"127.0.0.1:{ports['gpu_exporter']}",
                                        "--simulate", "3", "--simulate-mig", "3g.40gb,2g.20gb,1g.10gb"],
-                      url["gpu_exporter"], {"http": f"{url['gpu_exporter']}/metrics", "contains": "gpu_exporter_up"},
-                      cwd=str(ROOT / "exporters")),
+                      url["gpu_exporter"], {"http": f"{url['gpu_exporter']}/metrics", "contains": "gpu_exporter_up"}),
             Component("demo_app", [python, "-m", "demo_app", "--listen", f"127.0.0.1:{ports['demo_app']}",
                                    "--redis-url", redis_url, "--postgres-dsn", pg_dsn, "--load-rps", "10"],
-                      url["demo_app"], {"http": f"{url['demo_app']}/healthz"}, cwd=str(ROOT / "demo"),
+                      url["demo_app"], {"http": f"{url['demo_app']}/healthz"},
                       env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""}),
             Component("alertmanager", self.server_argv("alertmanager", "--storage.path", url["alertmanager"],
                                                         ports["alertmanager"]),
@@ -263,8 +262,8 @@ class NativeStack:
 
     def start(self, component: Component) -> dict[str, Any]:
         log = (self.state / "logs" / f"{component.name}.log").open("ab")
-        env = {**os.environ, **component.env, "PYTHONPATH": os.pathsep.join(
-            [str(ROOT / "scripts"), str(ROOT / "exporters"), str(ROOT / "demo")])}
+        # The Python components (webhook sink, GPU exporter, demo app) are installed distributions.
+        env = {**os.environ, **component.env}
         proc = subprocess.Popen(component.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, cwd=component.cwd or self.state, start_new_session=True, user=component.user)
         log.close()

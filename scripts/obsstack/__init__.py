@@ -1,1 +1,0 @@
-"""Shared code of the stack's scripts: .env, Compose, preflight and config validation."""

@@ -1,0 +1,48 @@
+"""Print the stack's URLs, with the ports and bind address of .env, and where each login is.
+
+example:
+  obsstack urls
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import checks, compose
+from .common import add_project_arguments, resolve
+
+HELP = "print the stack's URLs and where each login is"
+
+# (service, container port) -> (what it is, where its login is)
+UIS = {
+    ("grafana", 3000): ("Grafana", "user admin, password GRAFANA_ADMIN_PASSWORD"),
+    ("prometheus", 9090): ("Prometheus", "user prometheus, password PROMETHEUS_WEB_PASSWORD"),
+    ("alertmanager", 9093): ("Alertmanager", "user alertmanager, password ALERTMANAGER_WEB_PASSWORD"),
+    ("kibana", 5601): ("Kibana", "user elastic, password ELASTIC_PASSWORD"),
+    ("elasticsearch", 9200): ("Elasticsearch API", "user elastic, password ELASTIC_PASSWORD"),
+    ("jaeger", 16686): ("Jaeger UI", "no login: keep BIND_ADDRESS=127.0.0.1 or put a proxy in front"),
+    ("jaeger", 4317): ("OTLP gRPC (traces in)", "no login"),
+    ("jaeger", 4318): ("OTLP HTTP (traces in)", "no login"),
+}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("urls", help=HELP, description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_project_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    project_dir, env_path = resolve(args)
+    project, error = checks.render_project(project_dir, env_path)
+    if project is None:
+        print(f"compose config failed: {error}", file=sys.stderr)
+        return 1
+    print("\nThe stack:")
+    for port in compose.published_ports(project):
+        label, login = UIS.get((port.service, port.target), (port.service, ""))
+        host = port.host_ip if port.host_ip not in ("", "0.0.0.0") else "localhost"
+        print(f"  {label:<22} http://{host}:{port.port:<6} {login}")
+    print(f"\nPasswords are in {env_path} (readable only by you). Nothing secret was printed.")
+    return 0
