@@ -28,6 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 from obsstack.native_config import parse_duration
+from obsstack.rules import alerts
 
 FAULTS = {"redis": ("RedisDown", "redis"), "postgres": ("PostgresqlDown", "postgres"), "node_exporter": ("TargetDown", "node")}
 
@@ -44,8 +45,7 @@ def floors() -> dict[str, tuple[float, float]]:
     """alert -> (floor, bound) in seconds, from the shipped configs."""
     prometheus = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())["global"]
     route = yaml.safe_load((ROOT / "alertmanager/alertmanager.yml").read_text())["route"]
-    rules = {r["alert"]: r for p in (ROOT / "prometheus/rules").glob("*.yml")
-             for g in yaml.safe_load(p.read_text())["groups"] for r in g["rules"] if "alert" in r}
+    rules = {r.alert: r.spec for r in alerts(ROOT)}
     notice = parse_duration(prometheus["scrape_interval"]) + parse_duration(prometheus["evaluation_interval"])
     result = {}
     for alert, _ in FAULTS.values():

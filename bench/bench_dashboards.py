@@ -28,7 +28,6 @@ import math
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from obsstack.net import free_port
 from obsstack.promql import metric_names, substitute_variables
+from obsstack.rules import load_rules
 TOOLS = ROOT / ".tools" / "bin"
 SERIES_FILE = ROOT / "bench" / "data" / "stack_series.json"
 INTERVAL = 60                       # seconds between backfilled samples
@@ -62,12 +63,11 @@ class Record:
 
 def load_records() -> dict[str, list[Record]]:
     records: dict[str, list[Record]] = {}
-    for path in sorted((ROOT / "prometheus/rules").glob("*.yml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                if "record" in rule:
-                    records.setdefault(rule["record"], []).append(
-                        Record(" ".join(str(rule["expr"]).split()), {k: str(v) for k, v in rule.get("labels", {}).items()}))
+    for found in load_rules(ROOT):
+        rule = found.spec
+        if found.record:
+            records.setdefault(found.record, []).append(
+                Record(" ".join(found.expr.split()), {k: str(v) for k, v in rule.get("labels", {}).items()}))
     return records
 
 
@@ -227,12 +227,6 @@ def write_day(path: Path, series: list[dict[str, Any]], start: int, day_start: i
                     lines.append(f"{head} {v:.6g} {t}\n")
                 out.writelines(lines)
         out.write("# EOF\n")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Prometheus:

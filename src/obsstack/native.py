@@ -24,6 +24,8 @@ import requests
 import yaml
 
 from . import alertmanager_config, native_config, paths
+from .net import free_port
+from .rules import rule_files
 
 ROOT = paths.project_dir()
 COMPONENTS = ("webhook_sink", "postgres", "redis", "node_exporter", "postgres_exporter", "redis_exporter",
@@ -69,12 +71,6 @@ class Component:
         except requests.RequestException:
             return False
         return response.status_code == 200 and self.ready.get("contains", "") in response.text
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def process_start_time(pid: int) -> str | None:
@@ -189,7 +185,7 @@ class NativeStack:
             yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text()), addresses, web_dir=web,
             rules_dir=self.state / "rules", targets_dir=ROOT / "prometheus/targets", fast=self.fast)
         write_yaml(self.state / "prometheus/prometheus.yml", prometheus)
-        for rules in (ROOT / "prometheus/rules").glob("*.yml"):
+        for rules in rule_files(ROOT):
             write_yaml(self.state / "rules" / rules.name,
                        native_config.render_rules(yaml.safe_load(rules.read_text()), self.fast, set(skipped)))
         links = self.state / "alertmanager/links.tmpl"

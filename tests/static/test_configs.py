@@ -11,6 +11,7 @@ import yaml
 
 from conftest import PROFILES, ROOT
 from obsstack import envfile
+from obsstack import rules
 
 pytestmark = pytest.mark.toolchain
 
@@ -36,7 +37,7 @@ def test_promtool_check_config_lint_clean(tool):
 
 
 def test_promtool_check_rules(tool):
-    rule_files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "prometheus/rules").glob("*.yml"))
+    rule_files = [str(p.relative_to(ROOT)) for p in rules.rule_files(ROOT)]
     assert rule_files
     proc = run(tool("promtool"), "check", "rules", "--lint=all", *rule_files)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -153,8 +154,7 @@ def test_promtool_unit_tests_pass(tool):
 
 
 def test_every_alert_has_a_firing_and_a_silent_unit_test():
-    alerts = {rule["alert"] for path in (ROOT / "prometheus/rules").glob("*.yml")
-              for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "alert" in rule}
+    alerts = {rule.alert for rule in rules.alerts(ROOT)}
     fires, silent = set(), set()
     for path in (ROOT / "prometheus/tests").glob("*.test.yml"):
         for case in yaml.safe_load(path.read_text())["tests"]:
@@ -166,20 +166,14 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test():
 
 def test_every_recording_rule_is_unit_tested():
     """Each recording rule is checked by a promql_expr_test, or read by an alert (tested above)."""
-    records, alert_exprs, tested = set(), "", ""
-    for path in (ROOT / "prometheus/rules").glob("*.yml"):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                if "record" in rule:
-                    records.add(rule["record"])
-                else:
-                    alert_exprs += rule["expr"]
+    records = {rule.record for rule in rules.records(ROOT)}
+    alert_exprs = "".join(rule.expr for rule in rules.alerts(ROOT))
+    tested = ""
     for path in (ROOT / "prometheus/tests").glob("*.test.yml"):
         for case in yaml.safe_load(path.read_text())["tests"]:
             tested += " ".join(check["expr"] for check in case.get("promql_expr_test") or [])
     # a record read by another tested record counts too
-    record_exprs = {rule["record"]: rule["expr"] for path in (ROOT / "prometheus/rules").glob("*.yml")
-                    for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"] if "record" in rule}
+    record_exprs = {rule.record: rule.expr for rule in rules.records(ROOT)}
     covered = {r for r in records if r in tested or r in alert_exprs}
     while True:
         more = {r for r in records - covered if any(r in record_exprs[c] for c in covered)}

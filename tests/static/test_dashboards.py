@@ -13,6 +13,8 @@ import yaml
 
 from conftest import ROOT
 from obsstack.promql import label_values_query, metric_names, substitute_variables, variables_used
+from obsstack.rules import alerts as load_alerts
+from obsstack.rules import load_rules
 
 DASHBOARDS = sorted((ROOT / "grafana/dashboards").rglob("*.json"))
 PROVISIONED_UIDS = {d["uid"] for d in yaml.safe_load(
@@ -145,8 +147,7 @@ def test_metric_names_are_extracted():
 def test_panels_without_native_data_read_real_metric_names():
     """The live suite cannot run these panels' queries; their metrics must be names the rules already
     use (checked against the exporters' source when the rules were written) or listed above."""
-    rules = " ".join(str(rule["expr"]) for path in (ROOT / "prometheus/rules").glob("*.yml")
-                     for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"])
+    rules = " ".join(rule.expr for rule in load_rules(ROOT))
     known = metric_names(rules) | set(DASHBOARD_ONLY_METRICS)
     no_data = yaml.safe_load((ROOT / "tests/live/no_data_natively.yml").read_text())
     seen, unknown = set(), []
@@ -173,13 +174,10 @@ DISPLAY_ONLY_THRESHOLDS = {
 def alert_numbers() -> dict[str, set[float]]:
     """Alert name -> the numbers in its expressions (thresholds, factors), ranges and strings left out."""
     found: dict[str, set[float]] = {}
-    for path in (ROOT / "prometheus/rules").glob("*.yml"):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                if "alert" in rule:
-                    expr = re.sub(r'"[^"]*"|\[[^\]]*\]', " ", str(rule["expr"]))
-                    found.setdefault(rule["alert"], set()).update(
-                        float(n) for n in re.findall(r"(?<![\w.])(\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?![\w.])", expr))
+    for rule in load_alerts(ROOT):
+        expr = re.sub(r'"[^"]*"|\[[^\]]*\]', " ", rule.expr)
+        found.setdefault(rule.alert, set()).update(
+            float(n) for n in re.findall(r"(?<![\w.])(\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?![\w.])", expr))
     return found
 
 

@@ -7,11 +7,12 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from obsstack.rules import rule_files
 
 RUNBOOK_BASE = "https://github.com/observability-stack/observability-stack/blob/main/docs/runbooks/"
 DASHBOARD_UIDS = {"stack-health", "node", "containers", "postgresql", "redis", "gpu", "application", "slo",
                   "logs-pipeline", "tracing"}
-RULE_FILES = sorted((ROOT / "prometheus/rules").glob("*.yml"))
+RULE_FILES = rule_files(ROOT)
 
 
 def rules(kind: str) -> list[tuple[str, dict]]:

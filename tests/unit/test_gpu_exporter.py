@@ -5,7 +5,6 @@ import gzip
 import logging
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from gpu_exporter.exporter import Config, Exporter
 from gpu_exporter.procinfo import ProcResolver, container_id
 from gpu_exporter.simulated import SimulatedNvml
 from gpu_exporter.xid import XidWatcher
+from obsstack.net import free_port
 
 GOLDEN = ROOT / "tests" / "fixtures" / "gpu" / "two_gpus.prom"
 PROMTOOL = ROOT / ".tools" / "bin" / "promtool"
@@ -496,12 +496,6 @@ def test_flags_read_env(monkeypatch):
     monkeypatch.setenv("GPU_EXPORTER_PROCESSES", "0")
     args = build_parser().parse_args(["--max-processes", "7"])
     assert (args.deadline, args.xid, args.processes, args.max_processes, args.interval) == (2.5, True, False, 7, 0.0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url: str, deadline: float) -> str:
