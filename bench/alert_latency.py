@@ -27,7 +27,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from obsstack.native_config import parse_duration
+from obsstack.durations import parse_duration
 from obsstack.rules import alerts
 
 FAULTS = {"redis": ("RedisDown", "redis"), "postgres": ("PostgresqlDown", "postgres"), "node_exporter": ("TargetDown", "node")}

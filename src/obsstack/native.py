@@ -26,6 +26,7 @@ import yaml
 from . import alertmanager_config, native_config, paths
 from .net import free_port
 from .rules import rule_files
+from .timescale import REAL, TimeScale
 
 ROOT = paths.project_dir()
 COMPONENTS = ("webhook_sink", "postgres", "redis", "node_exporter", "postgres_exporter", "redis_exporter",
@@ -84,10 +85,10 @@ def process_start_time(pid: int) -> str | None:
 
 
 class NativeStack:
-    def __init__(self, state_dir: Path, tools_bin: Path, fast: bool = False) -> None:
+    def __init__(self, state_dir: Path, tools_bin: Path, scale: TimeScale = REAL) -> None:
         self.state = state_dir.resolve()
         self.tools = tools_bin
-        self.fast = fast
+        self.scale = scale
         self.pids_file = self.state / "pids.json"
         self.endpoints_file = self.state / "endpoints.json"
 
@@ -154,7 +155,8 @@ class NativeStack:
             # delay later (1m by default, measured on 3.5.3); --fast shortens it too.
             Component("prometheus", self.server_argv("prometheus", "--storage.tsdb.path", url["prometheus"],
                                                       ports["prometheus"],
-                                                      {"--rules.alert.resend-delay": "1s"} if self.fast else {}),
+                                                      {"--rules.alert.resend-delay": self.scale.alert_resend_delay}
+                                                      if self.scale.alert_resend_delay else {}),
                       url["prometheus"], {"http": f"{url['prometheus']}/-/ready", "auth": True}, auth=prom_auth,
                       env={"STACK_CLUSTER": "native", "STACK_ENVIRONMENT": "test"}),
         ]
@@ -183,17 +185,17 @@ class NativeStack:
             (web / f"{name}-password").write_text(passwords[name])
         prometheus, skipped = native_config.render_prometheus(
             yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text()), addresses, web_dir=web,
-            rules_dir=self.state / "rules", targets_dir=ROOT / "prometheus/targets", fast=self.fast)
+            rules_dir=self.state / "rules", targets_dir=ROOT / "prometheus/targets", scale=self.scale)
         write_yaml(self.state / "prometheus/prometheus.yml", prometheus)
         for rules in rule_files(ROOT):
             write_yaml(self.state / "rules" / rules.name,
-                       native_config.render_rules(yaml.safe_load(rules.read_text()), self.fast, set(skipped)))
+                       native_config.render_rules(yaml.safe_load(rules.read_text()), self.scale, set(skipped)))
         links = self.state / "alertmanager/links.tmpl"
         links.write_text(alertmanager_config.links_template("http://localhost:3000"))
         shipped = alertmanager_config.render(yaml.safe_load((ROOT / "alertmanager/alertmanager.yml").read_text()), {},
                                              alertmanager_config.read_teams(ROOT / "alertmanager/teams.yml"))
         alertmanager = native_config.render_alertmanager(shipped, sink_url, templates_dir=ROOT / "alertmanager/templates",
-                                                         links_template=links, fast=self.fast)
+                                                         links_template=links, scale=self.scale)
         write_yaml(self.state / "alertmanager/alertmanager.yml", alertmanager)
         return skipped
 
@@ -248,7 +250,7 @@ class NativeStack:
         endpoints = {
             "components": {c.name: {"url": c.url, "pid": started[c.name]["pid"], **({"auth": list(c.auth)} if c.auth else {})}
                            for c in components},
-            "fast": self.fast,
+            "time_scale": {"name": self.scale.name, "divisor": self.scale.divisor},
             "state_dir": str(self.state),
             "skipped_jobs": extra["skipped"],
         }

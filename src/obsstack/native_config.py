@@ -1,5 +1,6 @@
 """Render the project's own configs for the native stack: compose service names become loopback
-addresses, container paths become state-directory paths, and --fast shortens every interval.
+addresses, container paths become state-directory paths, and a time scale (obsstack.timescale)
+shortens every interval.
 
 There is no second copy of any config: these functions take the shipped files and return
 rendered ones, and they read command-line flags from docker-compose.yml itself.
@@ -13,23 +14,12 @@ from typing import Any
 
 import yaml
 
+from .durations import DURATION_TEXT, format_duration
+from .timescale import TimeScale
+
 # Container paths in the shipped configs -> what replaces them natively (the caller provides files).
 WEB_DIR = "/etc/web/"
-DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
-FAST_DIVISOR = 60  # --fast: a rule's `for: 2m` becomes 2s
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}")
-
-
-def parse_duration(text: str) -> float:
-    match = DURATION.match(str(text))
-    if not match or not any(match.groups()):
-        raise ValueError(f"not a Prometheus duration: {text!r}")
-    hours, minutes, seconds, millis = (int(g or 0) for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds + millis / 1000
-
-
-def format_duration(seconds: float) -> str:
-    return f"{max(1, round(seconds))}s"
 
 
 def compose_command(compose_file: Path, service: str, env: dict[str, str] | None = None) -> list[str]:
@@ -67,14 +57,15 @@ def map_addresses(text: str, addresses: dict[str, str]) -> str | None:
 
 
 def render_prometheus(config: dict[str, Any], addresses: dict[str, str], *, web_dir: Path, rules_dir: Path,
-                      targets_dir: Path, fast: bool) -> tuple[dict[str, Any], dict[str, str]]:
+                      targets_dir: Path, scale: TimeScale) -> tuple[dict[str, Any], dict[str, str]]:
     """Returns the rendered config and {job: reason} for the jobs left out."""
     config = copy.deepcopy(config)
     skipped: dict[str, str] = {}
-    if fast:
-        # 3s, not 1s: postgres_exporter needs ~2s to report pg_up 0 while its database is down.
-        config["global"].update(scrape_interval=f"{FAST_SCRAPE_S}s", scrape_timeout=f"{FAST_SCRAPE_S}s",
-                                evaluation_interval="1s")
+    if scale.scrape_s is not None:
+        config["global"].update(scrape_interval=format_duration(scale.scrape_s),
+                                scrape_timeout=format_duration(scale.scrape_s))
+    if scale.evaluation_s is not None:
+        config["global"]["evaluation_interval"] = format_duration(scale.evaluation_s)
     config["rule_files"] = [str(rules_dir / Path(pattern).name) for pattern in config.get("rule_files", [])]
 
     def rewrite_auth(block: dict[str, Any]) -> None:
@@ -90,7 +81,7 @@ def render_prometheus(config: dict[str, Any], addresses: dict[str, str], *, web_
     jobs = []
     for job in config.get("scrape_configs", []):
         rewrite_auth(job)
-        if fast:
+        if scale.scrape_s is not None:
             job.pop("scrape_interval", None)
             job.pop("scrape_timeout", None)
         statics = []
@@ -122,28 +113,20 @@ def render_prometheus(config: dict[str, Any], addresses: dict[str, str], *, web_
     return config, skipped
 
 
-RANGE = re.compile(r"\[(\d+(?:ms|[smhdwy]))(?::(\d+(?:ms|[smhdwy]))?)?\]")
-FAST_SCRAPE_S = 3
-FAST_MIN_RANGE_S = 4.0 * FAST_SCRAPE_S  # rate() still sees several samples
+RANGE = re.compile(rf"\[({DURATION_TEXT})(?::({DURATION_TEXT})?)?\]")
 
 
-def scale_ranges(expr: str) -> str:
-    """`rate(x[5m])` -> `rate(x[5s])`, subqueries alike: time in a fast test runs 60 times faster."""
+def scale_ranges(expr: str, scale: TimeScale) -> str:
+    """`rate(x[5m])` -> `rate(x[12s])` at 60 times faster (never below the scale's minimum range), subqueries alike."""
 
-    def scale(match: re.Match[str]) -> str:
-        window = format_duration(max(FAST_MIN_RANGE_S, to_seconds(match[1]) / FAST_DIVISOR))
+    def scaled(match: re.Match[str]) -> str:
+        window = scale.window(match[1])
         if match[0].count(":") == 0:
             return f"[{window}]"
-        step = format_duration(to_seconds(match[2]) / FAST_DIVISOR) if match[2] else ""
+        step = scale.duration(match[2]) if match[2] else ""
         return f"[{window}:{step}]"
 
-    return RANGE.sub(scale, expr)
-
-
-def to_seconds(duration: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-    number = re.match(r"\d+", duration)[0]
-    return int(number) * units[duration[len(number):]]
+    return RANGE.sub(scaled, expr)
 
 
 ABSENT_JOB = re.compile(r'^absent\(up\{job="([^"]+)"\}\)$')
@@ -159,8 +142,8 @@ def drop_absent_jobs(expr: str, jobs: set[str]) -> str | None:
     return " or ".join(kept) if kept else None
 
 
-def render_rules(rules: dict[str, Any], fast: bool, dropped_jobs: set[str] = frozenset()) -> dict[str, Any]:
-    """--fast runs rules 60 times faster: every `for`, `keep_firing_for` and range window / 60.
+def render_rules(rules: dict[str, Any], scale: TimeScale, dropped_jobs: set[str] = frozenset()) -> dict[str, Any]:
+    """In a scaled time, every `for`, `keep_firing_for` and range window is divided alike.
     Absent-target alerts leave out the jobs the native stack does not run."""
     rules = copy.deepcopy(rules)
     for group in rules.get("groups", []):
@@ -170,19 +153,19 @@ def render_rules(rules: dict[str, Any], fast: bool, dropped_jobs: set[str] = fro
             if expr is not None:
                 kept_rules.append({**rule, "expr": expr})
         group["rules"] = kept_rules
-    if fast:
+    if scale.scaled:
         for group in rules.get("groups", []):
             group.pop("interval", None)
             for rule in group["rules"]:
-                rule["expr"] = scale_ranges(str(rule["expr"]))
+                rule["expr"] = scale_ranges(str(rule["expr"]), scale)
                 for key in ("for", "keep_firing_for"):
                     if key in rule:
-                        rule[key] = format_duration(parse_duration(rule[key]) / FAST_DIVISOR)
+                        rule[key] = scale.duration(rule[key])
     return rules
 
 
 def render_alertmanager(config: dict[str, Any], webhook_url: str, *, templates_dir: Path, links_template: Path,
-                        fast: bool) -> dict[str, Any]:
+                        scale: TimeScale) -> dict[str, Any]:
     """From the config setup renders (alertmanager_config.render): every receiver delivers to the
     webhook sink instead (its name in the path), so tests see each notification."""
     config = copy.deepcopy(config)
@@ -194,14 +177,13 @@ def render_alertmanager(config: dict[str, Any], webhook_url: str, *, templates_d
         receiver["webhook_configs"] = [{"url": f"{webhook_url}/{receiver['name']}", "send_resolved": True}]
     config["templates"] = [str(links_template) if pattern == "links.tmpl" else str(templates_dir / Path(pattern).name)
                            for pattern in config.get("templates", [])]
-    if fast:
+    if scale.scaled:
         def shorten(route: dict[str, Any]) -> None:
             for key in ("group_wait", "group_interval"):
-                if key in route:
-                    route[key] = "1s"
+                if key in route and scale.grouping_s is not None:
+                    route[key] = format_duration(scale.grouping_s)
             if "repeat_interval" in route:
-                # not below 10s: the Watchdog would otherwise repeat every second
-                route["repeat_interval"] = format_duration(max(10.0, parse_duration(route["repeat_interval"]) / FAST_DIVISOR))
+                route["repeat_interval"] = scale.duration(route["repeat_interval"], scale.min_repeat_s)
             for child in route.get("routes", []):
                 shorten(child)
 

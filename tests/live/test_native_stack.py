@@ -77,7 +77,7 @@ def test_up_prints_and_writes_every_component(native):
     assert json.loads((native.state / "endpoints.json").read_text()) == native.endpoints
     for name in ("prometheus", "alertmanager", "postgres", "redis"):
         assert len(native.auth(name)) == 2
-    assert native.endpoints["fast"] is True
+    assert native.endpoints["time_scale"] == {"name": "fast", "divisor": 60}
     # Services that only exist in compose are left out of the scrape config, with the reason.
     assert set(native.endpoints["skipped_jobs"]) == {"cadvisor", "dcgm", "grafana", "jaeger", "blackbox-http-optional",
                                                      "elasticsearch", "logstash", "filebeat", "logs-failure-store"}

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .. import paths
 from ..native import NativeStack, NativeStackError
+from ..timescale import FAST, REAL
 
 HELP = "run the metrics core natively on 127.0.0.1, without Docker"
 
@@ -45,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     parser = args.parser
-    stack = NativeStack(args.state_dir or paths.native_state_dir(), paths.tools_bin(), fast=args.fast)
+    stack = NativeStack(args.state_dir or paths.native_state_dir(), paths.tools_bin(), scale=FAST if args.fast else REAL)
     try:
         if args.command == "up":
             if args.fast:
