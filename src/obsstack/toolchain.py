@@ -21,6 +21,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from . import paths
+
 LOG = logging.getLogger("toolchain")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
@@ -32,39 +36,43 @@ class Package:
 
     name: str
     suite: str
-    # Upstream version prefix the project is pinned to ("" = any); must match the compose images.
-    minor: str
+    # Upstream version prefix the project is pinned to ("" = any), for a package no image pins.
+    minor: str = ""
     # tool name -> path inside the unpacked package
     binaries: tuple[tuple[str, str], ...] = ()
     # environment the wrappers set: variable -> paths inside the unpacked tree (joined with ':')
     env: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The compose image of the same program: its tag's major.minor is the pin (written once, there).
+    image: str = ""
 
 
-# The Prometheus-family minors must equal the image tags in docker-compose*.yml
-# (tests/static/test_versions.py enforces it).
+def pinned_minor(package: Package, project: Path) -> str:
+    """The version prefix a package must have: its compose image's major.minor, or its own `minor`."""
+    if not package.image:
+        return package.minor
+    services = yaml.safe_load((project / "docker-compose.yml").read_text())["services"]
+    tags = {service["image"].rpartition(":")[2] for service in services.values()
+            if str(service.get("image", "")).rpartition(":")[0] == package.image}
+    if len(tags) != 1:
+        raise ToolchainError(f"docker-compose.yml has {len(tags)} tags of {package.image}; the pin of {package.name} needs one")
+    major, minor = re.split(r"[.+~-]", tags.pop().lstrip("v"))[:2]
+    return f"{major}.{minor}."
+
+
+# The Prometheus family is pinned by the image tags in docker-compose.yml (pinned_minor).
 PACKAGES: tuple[Package, ...] = (
-    Package("prometheus", "unstable", "3.5.", (("prometheus", "usr/bin/prometheus"),)),
-    Package("promtool", "unstable", "3.5.", (("promtool", "usr/bin/promtool"),)),
-    Package(
-        "prometheus-alertmanager",
-        "unstable",
-        "0.33.",
-        (("alertmanager", "usr/bin/prometheus-alertmanager"), ("amtool", "usr/bin/amtool")),
-    ),
-    Package("prometheus-node-exporter", "unstable", "1.11.", (("node_exporter", "usr/bin/prometheus-node-exporter"),)),
-    Package(
-        "prometheus-postgres-exporter",
-        "unstable",
-        "0.19.",
-        (("postgres_exporter", "usr/bin/prometheus-postgres-exporter"),),
-    ),
-    Package("prometheus-redis-exporter", "unstable", "1.86.", (("redis_exporter", "usr/bin/prometheus-redis-exporter"),)),
-    Package(
-        "prometheus-blackbox-exporter",
-        "unstable",
-        "0.28.",
-        (("blackbox_exporter", "usr/bin/prometheus-blackbox-exporter"),),
-    ),
+    Package("prometheus", "unstable", binaries=(("prometheus", "usr/bin/prometheus"),), image="prom/prometheus"),
+    Package("promtool", "unstable", binaries=(("promtool", "usr/bin/promtool"),), image="prom/prometheus"),
+    Package("prometheus-alertmanager", "unstable", image="prom/alertmanager",
+            binaries=(("alertmanager", "usr/bin/prometheus-alertmanager"), ("amtool", "usr/bin/amtool"))),
+    Package("prometheus-node-exporter", "unstable", image="prom/node-exporter",
+            binaries=(("node_exporter", "usr/bin/prometheus-node-exporter"),)),
+    Package("prometheus-postgres-exporter", "unstable", image="prometheuscommunity/postgres-exporter",
+            binaries=(("postgres_exporter", "usr/bin/prometheus-postgres-exporter"),)),
+    Package("prometheus-redis-exporter", "unstable", image="oliver006/redis_exporter",
+            binaries=(("redis_exporter", "usr/bin/prometheus-redis-exporter"),)),
+    Package("prometheus-blackbox-exporter", "unstable", image="prom/blackbox-exporter",
+            binaries=(("blackbox_exporter", "usr/bin/prometheus-blackbox-exporter"),)),
     Package("prometheus-pushgateway", "unstable", "1.11.", (("pushgateway", "usr/bin/prometheus-pushgateway"),)),
     Package("victoria-metrics", "unstable", "", (("victoria-metrics", "usr/bin/victoria-metrics"),)),
     # Servers for the live tests: Debian 12's own builds, which link against this machine's libc.
@@ -196,8 +204,9 @@ def upstream_version(debian_version: str) -> str:
     return match.group("upstream") if match else debian_version
 
 
-def install(tools_dir: Path, refresh: bool = False) -> dict[str, str]:
+def install(tools_dir: Path, refresh: bool = False, project: Path | None = None) -> dict[str, str]:
     """Install every package not yet installed at a matching version; return tool -> version."""
+    project = project or paths.project_dir()
     apt = PrivateApt(tools_dir / "apt")
     apt.prepare()
     root = tools_dir / "root"
@@ -217,10 +226,11 @@ def install(tools_dir: Path, refresh: bool = False) -> dict[str, str]:
         apt.update()
         versions = apt.candidates(missing)
         for pkg in missing:
-            if not upstream_version(versions[pkg.name]).startswith(pkg.minor):
+            pin = pinned_minor(pkg, project)
+            if not upstream_version(versions[pkg.name]).startswith(pin):
+                where = f"the {pkg.image} tag in docker-compose.yml" if pkg.image else "its pin in obsstack/toolchain.py"
                 raise ToolchainError(
-                    f"Debian {pkg.suite} now carries {pkg.name} {versions[pkg.name]}, not {pkg.minor}x as pinned. "
-                    "Update the pin in scripts/toolchain.py and the image tag in docker-compose.yml together."
+                    f"Debian {pkg.suite} now carries {pkg.name} {versions[pkg.name]}, not {pin}x as pinned by {where}."
                 )
             for old in debs.glob(f"{pkg.name}_*.deb"):
                 old.unlink()

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+
+from conftest import ROOT
 
 from obsstack import toolchain
 
@@ -13,12 +16,23 @@ def test_upstream_version(debian, upstream):
     assert toolchain.upstream_version(debian) == upstream
 
 
-def test_every_prometheus_family_package_is_pinned_to_a_minor():
-    pinned = {p.name: p.minor for p in toolchain.PACKAGES}
+def test_every_prometheus_family_package_is_pinned_by_its_compose_image():
+    pinned = {p.name: toolchain.pinned_minor(p, ROOT) for p in toolchain.PACKAGES}
     for name in ("prometheus", "promtool", "prometheus-alertmanager", "prometheus-node-exporter",
                  "prometheus-postgres-exporter", "prometheus-redis-exporter", "prometheus-blackbox-exporter"):
         assert pinned[name].count(".") == 2 and pinned[name].endswith("."), name
-    assert pinned["prometheus"] == pinned["promtool"] == "3.5."
+        assert next(p for p in toolchain.PACKAGES if p.name == name).minor == "", f"{name}: pinned twice"
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    tag = compose["prometheus"]["image"].rpartition(":v")[2]
+    assert pinned["prometheus"] == pinned["promtool"] == ".".join(tag.split(".")[:2]) + "."
+
+
+def test_a_pin_needs_exactly_one_tag_of_its_image(tmp_path):
+    package = next(p for p in toolchain.PACKAGES if p.name == "prometheus")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  a: {image: prom/prometheus:v3.5.3}\n  b: {image: prom/prometheus:v3.6.0}\n")
+    with pytest.raises(toolchain.ToolchainError, match="2 tags of prom/prometheus"):
+        toolchain.pinned_minor(package, tmp_path)
 
 
 def test_installed_tools_run(tool):
