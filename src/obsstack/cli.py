@@ -6,6 +6,7 @@
   smoke      prove the running stack works, part by part
   native     run the metrics core natively on 127.0.0.1, without Docker
   toolchain  install the real tools the tests run into .tools/
+  dashboards write the Grafana dashboards from their code (or --check they are current)
 
 examples:
   obsstack setup && docker compose up -d --wait && obsstack urls
@@ -19,9 +20,9 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import native, setup, smoke, toolchain, urls, validate
+from .commands import dashboards, native, setup, smoke, toolchain, urls, validate
 
-COMMANDS = (setup, validate, urls, smoke, native, toolchain)
+COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards)
 
 
 def build_parser() -> argparse.ArgumentParser:

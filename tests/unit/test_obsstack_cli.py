@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 from obsstack import cli
 
-SUBCOMMANDS = ["setup", "validate", "urls", "smoke", "native", "toolchain"]
+SUBCOMMANDS = ["setup", "validate", "urls", "smoke", "native", "toolchain", "dashboards"]
 
 
 def obsstack(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:

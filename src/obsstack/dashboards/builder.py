@@ -1,0 +1,102 @@
+"""The dashboard builder: panels, variables and the dashboard frame every dashboard shares.
+
+Every panel reads the `datasource` variable, has a unit and a description, and uses
+`$__rate_interval` in rates; tests/static/test_dashboards.py lints what it builds."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+RUNBOOKS = "https://github.com/observability-stack/observability-stack/blob/main/docs/runbooks/"
+
+
+@dataclass
+class Panel:
+    title: str
+    description: str
+    exprs: list[tuple[str, str]]  # (PromQL, legend)
+    unit: str
+    kind: str = "timeseries"  # timeseries | stat | table | heatmap (Prometheus histogram buckets by le)
+    width: int = 12
+    height: int = 8
+    thresholds: list[tuple[float, str]] = field(default_factory=list)  # (from value, color)
+
+
+def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
+    steps = [{"color": "green", "value": None}] + [{"color": color, "value": value} for value, color in panel.thresholds]
+    body: dict[str, Any] = {
+        "id": panel_id,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": panel.width, "h": panel.height},
+        "fieldConfig": {"defaults": {"unit": panel.unit, "thresholds": {"mode": "absolute", "steps": steps}},
+                        "overrides": []},
+        "options": {},
+        "targets": [
+            {"refId": chr(ord("A") + i), "datasource": DATASOURCE, "expr": expr, "legendFormat": legend,
+             "instant": panel.kind in ("stat", "table"), "range": panel.kind in ("timeseries", "heatmap")}
+            for i, (expr, legend) in enumerate(panel.exprs)
+        ],
+    }
+    if panel.kind == "heatmap":
+        # Buckets as Prometheus stores them (no re-bucketing in Grafana); exemplars on top open the trace.
+        for target in body["targets"]:
+            target.update({"format": "heatmap", "exemplar": True})
+        body["options"] = {"calculate": False, "yAxis": {"unit": panel.unit}, "cellGap": 1,
+                           "color": {"mode": "scheme", "scheme": "Spectral", "scale": "exponential", "exponent": 0.5,
+                                     "steps": 64, "reverse": False, "fill": "dark-orange"},
+                           "exemplars": {"color": "rgba(255,0,255,0.7)"}, "tooltip": {"mode": "single", "yHistogram": True},
+                           "rowsFrame": {"layout": "auto"}, "filterValues": {"le": 1e-9}}
+    if panel.kind == "table":
+        body["options"] = {"showHeader": True}
+        body["transformations"] = [{"id": "labelsToFields", "options": {}}]
+    return body
+
+
+def variable(name: str, label: str, query: str) -> dict[str, Any]:
+    """A multi-value query variable, All by default; queries filter on it with label=~"$name"."""
+    return {"name": name, "type": "query", "datasource": DATASOURCE, "query": query, "refresh": 2,
+            "includeAll": True, "multi": True, "allValue": ".*", "current": {"text": "All", "value": "$__all"},
+            "label": label, "sort": 1}
+
+
+def dashboard(uid: str, title: str, description: str, panels: list[Panel], tags: list[str],
+              links: list[tuple[str, str]], job_query: str = "label_values(up, job)",
+              variables: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    laid_out, x, y, row_height = [], 0, 0, 0
+    for number, panel in enumerate(panels, start=1):
+        if x + panel.width > 24:
+            x, y, row_height = 0, y + row_height, 0
+        laid_out.append(panel_json(panel, number, x, y))
+        x += panel.width
+        row_height = max(row_height, panel.height)
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": tags,
+        "editable": False,
+        "schemaVersion": 41,
+        "time": {"from": "now-6h", "to": "now"},
+        "refresh": "30s",
+        "timezone": "browser",
+        # Every dashboard of the bundle in one drop-down (by tag), then this dashboard's own related links.
+        "links": [{"type": "dashboards", "title": "Dashboards", "tags": ["observability-stack"], "asDropdown": True,
+                   "includeVars": False, "keepTime": True}]
+                 + [{"type": "link", "title": text, "url": url, "targetBlank": url.startswith("http"),
+                     "keepTime": not url.startswith("http")} for text, url in links],
+        "annotations": {"list": [{
+            "name": "Firing alerts", "enable": True, "iconColor": "red", "datasource": DATASOURCE,
+            "expr": 'ALERTS{alertstate="firing"}', "titleFormat": "{{alertname}}", "tagKeys": "severity,job",
+        }]},
+        "templating": {"list": [
+            {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source",
+             "current": {"text": "Prometheus", "value": "prometheus"}, "hide": 0},
+            variable("job", "Job", job_query),
+            *(variables or []),
+        ]},
+        "panels": laid_out,
+    }

@@ -1,0 +1,55 @@
+"""PostgreSQL (uid postgresql): PostgreSQL through postgres_exporter: availability, connections, transactions,
+cache, deadlocks, size."""
+from __future__ import annotations
+
+from typing import Any
+
+from .builder import Panel, RUNBOOKS, dashboard, variable
+from .selectors import JOB, JOB_INSTANCE, PG_DATABASES
+
+
+def build() -> dict[str, Any]:
+    panels = [
+        Panel("Up", "1 when postgres_exporter reaches the server (alert PostgresqlDown on 0).",
+              [(f"pg_up{{{JOB_INSTANCE}}}", "{{instance}}")], "bool", kind="stat", width=6, height=4, thresholds=[(0.0, "red"), (1.0, "green")]),
+        Panel("Connections used", "Client connections as a share of max_connections "
+              "(instance:pg_connections_utilisation:ratio); alerts PostgresqlTooManyConnections at 80%, "
+              "PostgresqlMaxConnectionsReached at 100%.",
+              [(f"instance:pg_connections_utilisation:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "percentunit", kind="stat", width=6, height=4,
+              thresholds=[(0.8, "orange"), (1.0, "red")]),
+        Panel("Max connections", "The server's max_connections setting.",
+              [(f"max by (instance) (pg_settings_max_connections{{{JOB_INSTANCE}}})", "{{instance}}")], "short", kind="stat", width=6, height=4),
+        Panel("Longest transaction", "Age of the oldest open client transaction (alert PostgresqlLongRunningTransaction "
+              "above 120 s).",
+              [(f'max by (instance) (pg_stat_activity_max_tx_duration{{{JOB}, backend_type="client backend"}})', "{{instance}}")],
+              "s", kind="stat", width=6, height=4, thresholds=[(120.0, "red")]),
+        Panel("Connections by state", "Client connections by state, against max_connections.",
+              [(f'sum by (state) (pg_stat_activity_count{{{JOB}, backend_type="client backend"}})', "{{state}}"),
+               (f"max(pg_settings_max_connections{{{JOB_INSTANCE}}})", "max_connections")], "short"),
+        Panel("Transactions", "Commits and rollbacks per second per database (alert PostgresqlHighRollbackRatio above 10% "
+              "rollbacks).",
+              [(f"sum by (datname) (rate(pg_stat_database_xact_commit{{{PG_DATABASES}}}[$__rate_interval]))", "commit {{datname}}"),
+               (f"sum by (datname) (rate(pg_stat_database_xact_rollback{{{PG_DATABASES}}}[$__rate_interval]))", "rollback {{datname}}")],
+              "ops"),
+        Panel("Cache hit ratio", "Blocks found in shared buffers / all blocks read, per database; alert "
+              "PostgresqlLowCacheHitRatio below 98%.",
+              [(f"sum by (datname) (rate(pg_stat_database_blks_hit{{{PG_DATABASES}}}[$__rate_interval])) / (sum by (datname) "
+                f"(rate(pg_stat_database_blks_hit{{{PG_DATABASES}}}[$__rate_interval]) + rate(pg_stat_database_blks_read{{{PG_DATABASES}}}"
+                f"[$__rate_interval])) > 0)", "{{datname}}")], "percentunit",
+              thresholds=[(0.0, "red"), (0.98, "green")]),
+        Panel("Deadlocks", "Deadlocks per minute per database (alert PostgresqlDeadlocks above 5/min).",
+              [(f"sum by (datname) (rate(pg_stat_database_deadlocks{{{PG_DATABASES}}}[$__rate_interval])) * 60", "{{datname}}")],
+              "short", thresholds=[(5.0, "red")]),
+        Panel("Database size", "On-disk size of each database.",
+              [(f"sum by (datname) (pg_database_size_bytes{{{PG_DATABASES}}})", "{{datname}}")], "bytes"),
+        Panel("Rows", "Rows fetched, inserted, updated and deleted per second, all databases.",
+              [(f"sum(rate(pg_stat_database_tup_fetched{{{PG_DATABASES}}}[$__rate_interval]))", "fetched"),
+               (f"sum(rate(pg_stat_database_tup_inserted{{{PG_DATABASES}}}[$__rate_interval]))", "inserted"),
+               (f"sum(rate(pg_stat_database_tup_updated{{{PG_DATABASES}}}[$__rate_interval]))", "updated"),
+               (f"sum(rate(pg_stat_database_tup_deleted{{{PG_DATABASES}}}[$__rate_interval]))", "deleted")], "rps"),
+    ]
+    return dashboard("postgresql", "PostgreSQL", "PostgreSQL through postgres_exporter: availability, connections, "
+                     "transactions, cache, deadlocks, size.", panels, ["observability-stack", "data-stores"],
+                     [("Runbooks", RUNBOOKS)], "label_values(pg_up, job)",
+                     [variable("instance", "Instance", 'label_values(pg_up{job=~"$job"}, instance)'),
+                      variable("db", "Database", 'label_values(pg_database_size_bytes{job=~"$job", instance=~"$instance", datname!~"template.*"}, datname)')])
