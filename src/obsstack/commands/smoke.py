@@ -24,7 +24,9 @@ from pathlib import Path
 
 import requests
 
-from .. import envfile, paths
+from .. import compose, envfile, paths
+from ..checks import render_project
+from ..uis import BY_PORT
 
 HELP = "prove the running stack works, part by part"
 TIMEOUT_S = 5
@@ -33,6 +35,15 @@ TIMEOUT_S = 5
 LOGS_DATA_STREAM = "logs-docker-default"
 LOGS_INDEX_TEMPLATE = "logs-docker"
 NATIVE_ONLY_REASON = "not part of the native stack (cannot run without Docker)"
+
+
+# The smoke test's components that are compose services only some profiles run.
+OPTIONAL_SERVICES = {"elasticsearch": "elasticsearch", "kibana": "kibana", "filebeat": "filebeat", "jaeger": "jaeger",
+                     "demo_app": "demo-app"}
+
+
+class SmokeError(Exception):
+    """The stack to check could not be read; the message says why."""
 
 
 class Skip(Exception):
@@ -65,33 +76,23 @@ class Stack:
     project_dir: Path = field(default_factory=paths.project_dir)
 
     @classmethod
-    def from_env(cls, path: Path) -> Stack:
+    def from_env(cls, path: Path, project_dir: Path) -> Stack:
+        """The compose stack as `config` renders it with this .env: which services run, on which
+        published ports, and the logins from .env."""
+        project, error = render_project(project_dir, path)
+        if project is None:
+            raise SmokeError(f"cannot read the stack from {project_dir} with {path}: {error}")
         env = envfile.read_env(path)
-        host = env.get("BIND_ADDRESS", "127.0.0.1")
-        host = "127.0.0.1" if host in ("", "0.0.0.0") else host
-        profiles = {p.strip() for p in env.get("COMPOSE_PROFILES", "").split(",") if p.strip()}
-
-        def url(key: str, default: str) -> str:
-            return f"http://{host}:{env.get(key) or default}"
-
-        elastic = ("elastic", env.get("ELASTIC_PASSWORD", ""))
-        endpoints = {
-            "prometheus": Endpoint(url("PROMETHEUS_PORT", "9090"), ("prometheus", env.get("PROMETHEUS_WEB_PASSWORD", ""))),
-            "alertmanager": Endpoint(url("ALERTMANAGER_PORT", "9093"),
-                                     ("alertmanager", env.get("ALERTMANAGER_WEB_PASSWORD", ""))),
-            "grafana": Endpoint(url("GRAFANA_PORT", "3000"), ("admin", env.get("GRAFANA_ADMIN_PASSWORD", ""))),
-            "elasticsearch": Endpoint(url("ELASTICSEARCH_PORT", "9200"), elastic),
-            "kibana": Endpoint(url("KIBANA_PORT", "5601"), elastic),
-            "jaeger": Endpoint(url("JAEGER_UI_PORT", "16686")),
-            "otlp": Endpoint(url("OTLP_HTTP_PORT", "4318")),
-        }
-        not_deployed = {}
-        for component, profile in (("elasticsearch", "logging"), ("kibana", "logging"), ("filebeat", "logging"),
-                                   ("jaeger", "tracing"), ("demo_app", "demo")):
-            if profile not in profiles and not (component == "elasticsearch" and "tracing" in profiles):
-                not_deployed[component] = f"profile {profile} not in COMPOSE_PROFILES"
-        gpu = "docker-compose.gpu.yml" in env.get("COMPOSE_FILE", "")
-        return cls("compose", endpoints, not_deployed, gpu, path.resolve().parent)
+        services = project["services"]
+        endpoints = {}
+        for port in compose.published_ports(project):
+            ui = BY_PORT.get((port.service, port.target))
+            if ui and ui.component:
+                host = "127.0.0.1" if port.host_ip in ("", "0.0.0.0") else port.host_ip
+                endpoints[ui.component] = Endpoint(f"http://{host}:{port.port}", ui.login(env))
+        not_deployed = {component: f"service {service} is not in this stack (COMPOSE_PROFILES)"
+                        for component, service in OPTIONAL_SERVICES.items() if service not in services}
+        return cls("compose", endpoints, not_deployed, "dcgm-exporter" in services, project_dir)
 
     @classmethod
     def from_native(cls, path: Path) -> Stack:
@@ -308,6 +309,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--env-file", type=Path, help="the compose stack's .env (default: PROJECT/.env)")
+    parser.add_argument("--project-dir", type=Path, default=None,
+                        help="the compose project (default: the .env's folder when it holds docker-compose.yml, else this checkout)")
     source.add_argument("--endpoints", type=Path, help="a native stack's endpoints.json (`obsstack native up`)")
     parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="retry failing checks this long")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
@@ -320,7 +323,16 @@ def run(args: argparse.Namespace) -> int:
         hint = "run `obsstack native up` first" if args.endpoints else "run `make up` first"
         print(f"{source_file} not found: {hint}", file=sys.stderr)
         return 2
-    stack = Stack.from_native(source_file) if args.endpoints else Stack.from_env(source_file)
+    if args.endpoints:
+        stack = Stack.from_native(source_file)
+    else:
+        beside = source_file.resolve().parent
+        project_dir = args.project_dir or (beside if (beside / "docker-compose.yml").exists() else paths.project_dir())
+        try:
+            stack = Stack.from_env(source_file, project_dir.resolve())
+        except SmokeError as exc:
+            print(f"smoke: {exc}", file=sys.stderr)
+            return 2
     deadline = time.monotonic() + args.wait
     results = [run_check(component, name, fn, deadline) for component, name, fn in checks(stack)]
     failed = [r for r in results if r.status == "FAIL"]

@@ -9,22 +9,10 @@ import argparse
 import sys
 
 from .. import checks, compose
+from ..uis import BY_PORT
 from .common import add_project_arguments, resolve
 
 HELP = "print the stack's URLs and where each login is"
-
-# (service, container port) -> (what it is, where its login is)
-UIS = {
-    ("grafana", 3000): ("Grafana", "user admin, password GRAFANA_ADMIN_PASSWORD"),
-    ("prometheus", 9090): ("Prometheus", "user prometheus, password PROMETHEUS_WEB_PASSWORD"),
-    ("alertmanager", 9093): ("Alertmanager", "user alertmanager, password ALERTMANAGER_WEB_PASSWORD"),
-    ("kibana", 5601): ("Kibana", "user elastic, password ELASTIC_PASSWORD"),
-    ("elasticsearch", 9200): ("Elasticsearch API", "user elastic, password ELASTIC_PASSWORD"),
-    ("jaeger", 16686): ("Jaeger UI", "no login: keep BIND_ADDRESS=127.0.0.1 or put a proxy in front"),
-    ("jaeger", 4317): ("OTLP gRPC (traces in)", "no login"),
-    ("jaeger", 4318): ("OTLP HTTP (traces in)", "no login"),
-}
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("urls", help=HELP, description=__doc__,
@@ -41,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print("\nThe stack:")
     for port in compose.published_ports(project):
-        label, login = UIS.get((port.service, port.target), (port.service, ""))
+        ui = BY_PORT.get((port.service, port.target))
+        label, login = (ui.label, ui.describe_login()) if ui else (port.service, "")
         host = port.host_ip if port.host_ip not in ("", "0.0.0.0") else "localhost"
         print(f"  {label:<22} http://{host}:{port.port:<6} {login}")
     print(f"\nPasswords are in {env_path} (readable only by you). Nothing secret was printed.")

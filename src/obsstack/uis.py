@@ -1,0 +1,43 @@
+"""The stack's published endpoints: what each is and how one logs in. Read by `obsstack urls` (to
+print them) and `obsstack smoke` (to check them); the ports come from the rendered compose project."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class UI:
+    service: str
+    port: int  # the container port compose publishes
+    label: str
+    component: str | None  # the smoke test's name for it
+    user_variable: str | None = None  # .env variable holding the user name (or a fixed user below)
+    user: str | None = None
+    password_variable: str | None = None
+    note: str = ""
+
+    def login(self, env: dict[str, str]) -> tuple[str, str] | None:
+        if self.password_variable is None:
+            return None
+        user = env.get(self.user_variable, "") if self.user_variable else ""
+        return (user or self.user or "", env.get(self.password_variable, ""))
+
+    def describe_login(self) -> str:
+        if self.password_variable is None:
+            return self.note
+        user = f"{self.user_variable} ({self.user})" if self.user_variable else self.user
+        return f"user {user}, password {self.password_variable}"
+
+
+UIS = (
+    UI("grafana", 3000, "Grafana", "grafana", "GRAFANA_ADMIN_USER", "admin", "GRAFANA_ADMIN_PASSWORD"),
+    UI("prometheus", 9090, "Prometheus", "prometheus", user="prometheus", password_variable="PROMETHEUS_WEB_PASSWORD"),
+    UI("alertmanager", 9093, "Alertmanager", "alertmanager", user="alertmanager",
+       password_variable="ALERTMANAGER_WEB_PASSWORD"),
+    UI("kibana", 5601, "Kibana", "kibana", user="elastic", password_variable="ELASTIC_PASSWORD"),
+    UI("elasticsearch", 9200, "Elasticsearch API", "elasticsearch", user="elastic", password_variable="ELASTIC_PASSWORD"),
+    UI("jaeger", 16686, "Jaeger UI", "jaeger", note="no login: keep BIND_ADDRESS=127.0.0.1 or put a proxy in front"),
+    UI("jaeger", 4317, "OTLP gRPC (traces in)", None, note="no login"),
+    UI("jaeger", 4318, "OTLP HTTP (traces in)", "otlp", note="no login"),
+)
+BY_PORT = {(ui.service, ui.port): ui for ui in UIS}
