@@ -23,6 +23,7 @@ import yaml
 
 from conftest import ROOT
 from obsstack.promql import label_values_query, substitute_variables
+from obsstack.native import COMPONENTS
 from obsstack.rules import load_rules
 
 pytestmark = pytest.mark.toolchain
@@ -71,9 +72,8 @@ def native(tool) -> Iterator[NativeRun]:
 
 
 def test_up_prints_and_writes_every_component(native):
-    expected = {"prometheus", "alertmanager", "node_exporter", "postgres", "postgres_exporter", "redis", "redis_exporter",
-                "blackbox_exporter", "gpu_exporter", "demo_app", "webhook_sink"}
-    assert set(native.endpoints["components"]) == expected
+    assert list(native.endpoints["components"]) == list(COMPONENTS), "every registered component, in start order"
+    expected = set(COMPONENTS)
     assert json.loads((native.state / "endpoints.json").read_text()) == native.endpoints
     for name in ("prometheus", "alertmanager", "postgres", "redis"):
         assert len(native.auth(name)) == 2

@@ -26,6 +26,7 @@ import requests
 
 from .. import compose, envfile, paths
 from ..checks import render_project
+from ..native import COMPONENTS as NATIVE_COMPONENTS
 from ..uis import BY_PORT
 
 HELP = "prove the running stack works, part by part"
@@ -99,7 +100,8 @@ class Stack:
         data = json.loads(path.read_text())
         endpoints = {name: Endpoint(c["url"], tuple(c["auth"]) if c.get("auth") else None)
                      for name, c in data["components"].items()}
-        not_deployed = {name: NATIVE_ONLY_REASON for name in ("grafana", "elasticsearch", "kibana", "filebeat", "jaeger")}
+        not_deployed = {name: NATIVE_ONLY_REASON for name in ("grafana", "elasticsearch", "kibana", "filebeat", "jaeger")
+                        if name not in NATIVE_COMPONENTS}
         return cls("native", endpoints, not_deployed)
 
 

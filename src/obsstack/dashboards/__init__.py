@@ -7,8 +7,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import (application, containers, gpu, logs_pipeline, node, overview, postgresql, redis, slo, stack_health,
-               tracing)
+from . import (
+    application,
+    containers,
+    gpu,
+    logs_pipeline,
+    node,
+    overview,
+    postgresql,
+    redis,
+    slo,
+    stack_health,
+    tracing,
+)
 
 # Folder (Grafana shows the directory name as the folder title) and uid -> builder.
 DASHBOARDS: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {

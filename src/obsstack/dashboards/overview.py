@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import Panel, RUNBOOKS, dashboard
+from .builder import RUNBOOKS, Panel, dashboard
 
 
 def build() -> dict[str, Any]:

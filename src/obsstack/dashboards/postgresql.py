@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import Panel, RUNBOOKS, dashboard, variable
+from .builder import RUNBOOKS, Panel, dashboard, variable
 from .selectors import JOB, JOB_INSTANCE, PG_DATABASES
 
 
