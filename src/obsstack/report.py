@@ -19,6 +19,9 @@ class Result:
     status: Status
     detail: str
     fix: str = ""
+    # The smoke test's results also say which component and how long the check took.
+    component: str = ""
+    seconds: float | None = None
 
     def line(self) -> str:
         text = f"{self.status.value:4}  {self.check:<18} {self.detail}"

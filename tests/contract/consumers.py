@@ -325,18 +325,18 @@ def check_alert_rules_and_exporters(paths: Paths, documents: Documents) -> list[
 
 
 def check_smoke_test(paths: Paths, documents: Documents) -> list[str]:
-    smoke = paths.read("src/obsstack/commands/smoke.py")
+    smoke = paths.read("src/obsstack/smoke/checks/elasticsearch.py")
     stream = data_stream(paths)
     errors = []
     constants = dict(re.findall(r'^(LOGS_\w+) = "([^"]+)"', smoke, re.M))
     if constants.get("LOGS_DATA_STREAM") != stream:
-        errors.append(f"src/obsstack/commands/smoke.py searches {constants.get('LOGS_DATA_STREAM')}, the logs go to {stream}")
+        errors.append(f"src/obsstack/smoke/checks/elasticsearch.py searches {constants.get('LOGS_DATA_STREAM')}, the logs go to {stream}")
     template_name = next((p.stem for p in (paths.root / "elasticsearch/setup/index-templates").glob("*.json")), None)
     if constants.get("LOGS_INDEX_TEMPLATE") != template_name:
-        errors.append(f"src/obsstack/commands/smoke.py checks template {constants.get('LOGS_INDEX_TEMPLATE')}, setup installs {template_name}")
+        errors.append(f"src/obsstack/smoke/checks/elasticsearch.py checks template {constants.get('LOGS_INDEX_TEMPLATE')}, setup installs {template_name}")
     for field in re.findall(r'"(\w+(?:\.\w+)*)": ?(?:tag|service)', smoke):
         if field not in mapped_fields(paths):
-            errors.append(f"src/obsstack/commands/smoke.py reads {field}, which is not mapped")
+            errors.append(f"src/obsstack/smoke/checks/elasticsearch.py reads {field}, which is not mapped")
     return errors
 
 

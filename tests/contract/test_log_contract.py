@@ -101,7 +101,7 @@ SABOTAGE = [
      "trace-to-logs on a free-text field"),
     ("prometheus/rules/logging.yml", 'index=~"\\\\.ds-logs-.+"', 'index=~"\\\\.ds-log-.+"',
      "an alert on a wrong backing index"),
-    ("src/obsstack/commands/smoke.py", 'LOGS_DATA_STREAM = "logs-docker-default"', 'LOGS_DATA_STREAM = "logs-generic-default"',
+    ("src/obsstack/smoke/checks/elasticsearch.py", 'LOGS_DATA_STREAM = "logs-docker-default"', 'LOGS_DATA_STREAM = "logs-generic-default"',
      "the smoke test searching the wrong data stream"),
     ("prometheus/prometheus.yml", 'target: ["http://filebeat:5066/stats"]', 'target: ["http://filebeat:5067/stats"]',
      "Filebeat's stats port out of step"),
@@ -120,7 +120,7 @@ SABOTAGE = [
      "a runbook reading a data stream that does not exist"),
 ]
 COPIED = ["docs/runbooks", "blackbox", "demo/Dockerfile", "logstash", "filebeat", "elasticsearch", "kibana", "grafana/provisioning", "prometheus", "json-exporter",
-          "src/obsstack/commands/smoke.py", "docker-compose.yml", ".env.example", "tests/fixtures/elasticsearch"]
+          "src/obsstack/smoke/checks/elasticsearch.py", "docker-compose.yml", ".env.example", "tests/fixtures/elasticsearch"]
 
 
 @pytest.mark.parametrize("path, text, replacement, what", SABOTAGE, ids=[s[3] for s in SABOTAGE])
