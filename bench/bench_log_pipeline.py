@@ -35,14 +35,20 @@ RUNNER = ROOT / "tests/contract/run_ruby_filter.rb"
 PASSTHROUGH = "def register(_params); end\ndef filter(event)\n  [event]\nend\n"
 
 
-def load_pipeline() -> ModuleType:
-    """tests/contract/pipeline.py: the Filebeat model that shapes the contract's events."""
-    spec = importlib.util.spec_from_file_location("contract_pipeline", ROOT / "tests/contract/pipeline.py")
+def load_module(name: str, path: Path) -> ModuleType:
+    """A test helper by its path (the tests are not an installed package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
+    sys.modules[name] = module  # dataclasses and the helper's own imports look modules up there
     spec.loader.exec_module(module)
     return module
+
+
+def load_pipeline() -> ModuleType:
+    """tests/contract/pipeline.py: the Filebeat model that shapes the contract's events."""
+    load_module("log_documents", ROOT / "tests/log_documents.py")
+    return load_module("contract_pipeline", ROOT / "tests/contract/pipeline.py")
 
 
 def time_filter(ruby: Path, script: Path, events: list[dict], rounds: int) -> list[float]:

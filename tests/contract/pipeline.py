@@ -23,15 +23,15 @@ from typing import Any
 
 import yaml
 
+from log_documents import ENVELOPE, flatten, line_fields  # noqa: F401  (re-exported for the tests)
+
 ROOT = Path(__file__).resolve().parents[2]
 # Docker's capture time of each case's first line (a line without a time of its own keeps it).
 START = datetime(2026, 12, 4, 1, 40, tzinfo=timezone.utc)
 CONTRACT = Path("logstash/contract/log-lines.yml")
 RUNNER = Path(__file__).with_name("run_ruby_filter.rb")
 COMPOSE_PROJECT = "observability"
-# Fields the pipeline adds to every document whatever the line says; checked once, not per case.
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})Z$")
-ENVELOPE = ("container.", "host.name", "labels.", "event.created", "log.file.", "log.offset", "data_stream.")
 
 
 @dataclass(frozen=True)
@@ -241,22 +241,3 @@ def run_contract(ruby: Path, paths: Paths) -> dict[str, list[dict[str, Any]]]:
     for owner, kept in zip(owners, logstash(ruby, events, paths)):
         documents[owner].extend(kept)
     return documents
-
-
-# ------------------------------------------------------------------------------------ documents
-def flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Dotted keys, as a document reads in Kibana; `extra` (flattened) and arrays stay whole."""
-    flat: dict[str, Any] = {}
-    for key, value in document.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and name != "extra" and value:
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def line_fields(document: dict[str, Any]) -> dict[str, Any]:
-    """What a case expects: every field but the envelope and @metadata."""
-    return {key: value for key, value in flatten(document).items()
-            if not key.startswith(ENVELOPE) and not key.startswith("@metadata")}
