@@ -2,6 +2,7 @@
 native stack): each rule with the file and group it comes from."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,20 @@ def alerts(root: Path) -> list[Rule]:
 
 def records(root: Path) -> list[Rule]:
     return [rule for rule in load_rules(root) if rule.record]
+
+
+COMPARISON = re.compile(r"(?:>=|<=|==|!=|>|<)\s*(?:bool\s+)?(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*\)*\s*$")
+
+
+def alert_threshold(root: Path, alert: str, severity: str | None = None) -> float:
+    """The number an alert compares against last (`... > 0.05`): what a dashboard colours at, read
+    from the rule itself so that the two cannot drift apart."""
+    found = [rule for rule in alerts(root) if rule.alert == alert
+             and (severity is None or rule.spec.get("labels", {}).get("severity") == severity)]
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} rules named {alert}{f' with severity {severity}' if severity else ''}: "
+                         "name the severity to choose one")
+    match = COMPARISON.search(found[0].expr.strip())
+    if not match:
+        raise ValueError(f"{alert}: its expression ends in no comparison with a number")
+    return float(match[1])

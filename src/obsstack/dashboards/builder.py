@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import paths, rules
+
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 RUNBOOKS = "https://github.com/observability-stack/observability-stack/blob/main/docs/runbooks/"
 
@@ -100,3 +102,9 @@ def dashboard(uid: str, title: str, description: str, panels: list[Panel], tags:
         ]},
         "panels": laid_out,
     }
+
+
+def alert_threshold(alert: str, severity: str | None = None) -> float:
+    """The number an alert compares against, read from its rule (prometheus/rules/): a panel coloured
+    at an alert's threshold follows the alert when it changes."""
+    return rules.alert_threshold(paths.project_dir(), alert, severity)

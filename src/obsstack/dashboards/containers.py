@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard
+from .builder import alert_threshold, RUNBOOKS, Panel, dashboard
 from .selectors import COMPOSE_CONTAINERS, COMPOSE_SERVICE
 
 
@@ -13,7 +13,7 @@ def build() -> dict[str, Any]:
         Panel("Memory use vs limit", "Working set of each Compose service's container as a share of its memory "
               "limit (containers without a limit left out); alert ContainerMemoryNearLimit above 90%.",
               [(f"max by ({COMPOSE_SERVICE}) (container_memory_working_set_bytes{{{COMPOSE_CONTAINERS}}} / (container_spec_memory_limit_bytes{{{COMPOSE_CONTAINERS}}} > 0))",
-                f"{{{{{COMPOSE_SERVICE}}}}}")], "percentunit", thresholds=[(0.9, "red")]),
+                f"{{{{{COMPOSE_SERVICE}}}}}")], "percentunit", thresholds=[(alert_threshold("ContainerMemoryNearLimit"), "red")]),
         Panel("Memory working set", "Memory each service's containers use (working set: what the OOM killer counts).",
               [(f"sum by ({COMPOSE_SERVICE}) (container_memory_working_set_bytes{{{COMPOSE_CONTAINERS}}})", f"{{{{{COMPOSE_SERVICE}}}}}")], "bytes"),
         Panel("CPU", "CPU cores each service's containers use.",
@@ -23,7 +23,7 @@ def build() -> dict[str, Any]:
               "ContainerCpuThrottlingHigh (info) above 25%.",
               [(f"max by ({COMPOSE_SERVICE}) (rate(container_cpu_cfs_throttled_periods_total{{{COMPOSE_CONTAINERS}}}[$__rate_interval]) / "
                 f"(rate(container_cpu_cfs_periods_total{{{COMPOSE_CONTAINERS}}}[$__rate_interval]) > 0))", f"{{{{{COMPOSE_SERVICE}}}}}")],
-              "percentunit", thresholds=[(0.25, "orange")]),
+              "percentunit", thresholds=[(alert_threshold("ContainerCpuThrottlingHigh"), "orange")]),
         Panel("Restarts", "Container starts per service in the interval (alert ContainerRestarting).",
               [(f"sum by ({COMPOSE_SERVICE}) (changes(container_start_time_seconds{{{COMPOSE_CONTAINERS}}}[$__rate_interval]))", f"{{{{{COMPOSE_SERVICE}}}}}")],
               "short", thresholds=[(1.0, "red")]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard
+from .builder import alert_threshold, RUNBOOKS, Panel, dashboard
 from .selectors import JOB
 
 
@@ -33,7 +33,7 @@ def build() -> dict[str, Any]:
               "above 1%).",
               [(f"sum by (pipeline, plugin_id) (rate(logstash_stats_pipeline_plugin_bulk_requests_errors{{{JOB}}}[$__rate_interval])) "
                 f"/ (sum by (pipeline, plugin_id) (rate(logstash_stats_pipeline_plugin_bulk_requests_responses{{{JOB}}}[$__rate_interval])) > 0)",
-                "{{pipeline}} {{plugin_id}}")], "percentunit", thresholds=[(0.01, "red")]),
+                "{{pipeline}} {{plugin_id}}")], "percentunit", thresholds=[(alert_threshold("LogstashOutputBulkErrors"), "red")]),
         Panel("Logstash queues", "Dead letter queue and persisted queue size per pipeline (alerts "
               "LogstashDeadLetterQueueGrowing, LogstashPersistedQueueNearlyFull).",
               [(f"max by (pipeline) (logstash_stats_pipeline_dead_letter_queue_size_in_bytes{{{JOB}}})", "DLQ {{pipeline}}"),
@@ -45,7 +45,7 @@ def build() -> dict[str, Any]:
         Panel("Elasticsearch heap", "JVM heap used / max per node (alert ElasticsearchHeapUsageHigh above 85%).",
               [(f'max by (name) (elasticsearch_jvm_memory_used_bytes{{{JOB}, area="heap"}} / '
                 f'(elasticsearch_jvm_memory_max_bytes{{{JOB}, area="heap"}} > 0))', "{{name}}")], "percentunit",
-              thresholds=[(0.85, "red")]),
+              thresholds=[(alert_threshold("ElasticsearchHeapUsageHigh"), "red")]),
         Panel("Elasticsearch disk available", "Free bytes on each node's data path (watermark alerts).",
               [(f"min by (name, path) (elasticsearch_filesystem_data_available_bytes{{{JOB}}})", "{{name}} {{path}}")],
               "bytes"),

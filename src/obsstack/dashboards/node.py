@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard, variable
+from .builder import alert_threshold, RUNBOOKS, Panel, dashboard, variable
 from .selectors import JOB, JOB_INSTANCE
 
 
@@ -12,18 +12,18 @@ def build() -> dict[str, Any]:
         Panel("CPU utilisation", "Busy share of all CPUs (not idle, iowait or steal), from "
               "instance:node_cpu_utilisation:rate5m; alert NodeCPUHighUsage (info) above 90% for 15 min.",
               [(f"instance:node_cpu_utilisation:rate5m{{{JOB_INSTANCE}}}", "{{instance}}")], "percentunit", kind="stat", width=6, height=4,
-              thresholds=[(0.9, "red")]),
+              thresholds=[(alert_threshold("NodeCPUHighUsage"), "red")]),
         Panel("Memory utilisation", "1 - MemAvailable / MemTotal, from instance:node_memory_utilisation:ratio; "
               "alert NodeMemoryHighUtilization above 90% for 15 min.",
               [(f"instance:node_memory_utilisation:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "percentunit", kind="stat", width=6, height=4,
-              thresholds=[(0.9, "red")]),
+              thresholds=[(alert_threshold("NodeMemoryHighUtilization"), "red")]),
         Panel("Fullest filesystem", "Used space of the fullest filesystem; alerts NodeFilesystemAlmostOutOfSpace "
               "at 95% (warning) and 97% (critical).",
               [(f"max by (instance) (instance_mountpoint:node_filesystem_utilisation:ratio{{{JOB_INSTANCE}}})", "{{instance}}")],
               "percentunit", kind="stat", width=6, height=4, thresholds=[(0.95, "orange"), (0.97, "red")]),
         Panel("Load per CPU", "1-minute load average per CPU, from instance:node_load1_per_cpu:ratio; "
               "alert NodeSystemSaturation above 2 for 15 min.",
-              [(f"instance:node_load1_per_cpu:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "short", kind="stat", width=6, height=4, thresholds=[(2.0, "red")]),
+              [(f"instance:node_load1_per_cpu:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "short", kind="stat", width=6, height=4, thresholds=[(alert_threshold("NodeSystemSaturation"), "red")]),
         Panel("CPU and memory utilisation", "CPU busy share and memory used share of the host over time "
               "(alerts NodeCPUHighUsage and NodeMemoryHighUtilization at 90%).",
               [(f"instance:node_cpu_utilisation:rate5m{{{JOB_INSTANCE}}}", "CPU {{instance}}"),
@@ -31,7 +31,7 @@ def build() -> dict[str, Any]:
               thresholds=[(0.9, "red")]),
         Panel("Load per CPU over time", "1-minute load average divided by the number of CPUs; above 2 tasks wait "
               "(alert NodeSystemSaturation).",
-              [(f"instance:node_load1_per_cpu:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "short", thresholds=[(2.0, "red")]),
+              [(f"instance:node_load1_per_cpu:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "short", thresholds=[(alert_threshold("NodeSystemSaturation"), "red")]),
         Panel("Filesystem utilisation", "Used space per filesystem (tmpfs, overlay and squashfs left out); "
               "alert NodeFilesystemAlmostOutOfSpace at 95% and 97%, NodeFilesystemSpaceFillingUp when over 60%/80% and filling up.",
               [(f"instance_mountpoint:node_filesystem_utilisation:ratio{{{JOB_INSTANCE}}}", "{{mountpoint}} ({{device}})")],
@@ -46,7 +46,7 @@ def build() -> dict[str, Any]:
         Panel("Disk queue depth", "Average requests in flight per disk (iostat aqu-sz); alert NodeDiskIOSaturation "
               "above 10.",
               [(f"instance_device:node_disk_io_time_weighted_seconds:rate5m{{{JOB_INSTANCE}}}", "{{device}}")], "short",
-              thresholds=[(10.0, "red")]),
+              thresholds=[(alert_threshold("NodeDiskIOSaturation"), "red")]),
         Panel("Disk throughput", "Bytes read and written per second per disk.",
               [(f"sum by (device) (rate(node_disk_read_bytes_total{{{JOB_INSTANCE}}}[$__rate_interval]))", "read {{device}}"),
                (f"sum by (device) (rate(node_disk_written_bytes_total{{{JOB_INSTANCE}}}[$__rate_interval]))", "write {{device}}")],
@@ -69,7 +69,7 @@ def build() -> dict[str, Any]:
                (f"sum by (device) (rate(node_network_transmit_drop_total{{{JOB_INSTANCE}}}[$__rate_interval]))", "tx drop {{device}}")],
               "pps"),
         Panel("Major page faults", "Pages read back from disk per second; alert NodeMemoryMajorPagesFaults above 500/s.",
-              [(f"instance:node_vmstat_pgmajfault:rate5m{{{JOB_INSTANCE}}}", "{{instance}}")], "ops", thresholds=[(500.0, "red")]),
+              [(f"instance:node_vmstat_pgmajfault:rate5m{{{JOB_INSTANCE}}}", "{{instance}}")], "ops", thresholds=[(alert_threshold("NodeMemoryMajorPagesFaults"), "red")]),
         Panel("OOM kills", "Processes the kernel OOM killer killed (alert NodeOomKillDetected on any).",
               [(f"sum by (instance) (increase(node_vmstat_oom_kill{{{JOB_INSTANCE}}}[$__rate_interval]))", "{{instance}}")],
               "short", thresholds=[(1.0, "red")]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard, variable
+from .builder import alert_threshold, RUNBOOKS, Panel, dashboard, variable
 from .selectors import JOB, JOB_INSTANCE, PG_DATABASES
 
 
@@ -16,13 +16,13 @@ def build() -> dict[str, Any]:
               "(instance:pg_connections_utilisation:ratio); alerts PostgresqlTooManyConnections at 80%, "
               "PostgresqlMaxConnectionsReached at 100%.",
               [(f"instance:pg_connections_utilisation:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "percentunit", kind="stat", width=6, height=4,
-              thresholds=[(0.8, "orange"), (1.0, "red")]),
+              thresholds=[(alert_threshold("PostgresqlTooManyConnections"), "orange"), (1.0, "red")]),
         Panel("Max connections", "The server's max_connections setting.",
               [(f"max by (instance) (pg_settings_max_connections{{{JOB_INSTANCE}}})", "{{instance}}")], "short", kind="stat", width=6, height=4),
         Panel("Longest transaction", "Age of the oldest open client transaction (alert PostgresqlLongRunningTransaction "
               "above 120 s).",
               [(f'max by (instance) (pg_stat_activity_max_tx_duration{{{JOB}, backend_type="client backend"}})', "{{instance}}")],
-              "s", kind="stat", width=6, height=4, thresholds=[(120.0, "red")]),
+              "s", kind="stat", width=6, height=4, thresholds=[(alert_threshold("PostgresqlLongRunningTransaction"), "red")]),
         Panel("Connections by state", "Client connections by state, against max_connections.",
               [(f'sum by (state) (pg_stat_activity_count{{{JOB}, backend_type="client backend"}})', "{{state}}"),
                (f"max(pg_settings_max_connections{{{JOB_INSTANCE}}})", "max_connections")], "short"),
@@ -36,10 +36,10 @@ def build() -> dict[str, Any]:
               [(f"sum by (datname) (rate(pg_stat_database_blks_hit{{{PG_DATABASES}}}[$__rate_interval])) / (sum by (datname) "
                 f"(rate(pg_stat_database_blks_hit{{{PG_DATABASES}}}[$__rate_interval]) + rate(pg_stat_database_blks_read{{{PG_DATABASES}}}"
                 f"[$__rate_interval])) > 0)", "{{datname}}")], "percentunit",
-              thresholds=[(0.0, "red"), (0.98, "green")]),
+              thresholds=[(0.0, "red"), (alert_threshold("PostgresqlLowCacheHitRatio"), "green")]),
         Panel("Deadlocks", "Deadlocks per minute per database (alert PostgresqlDeadlocks above 5/min).",
               [(f"sum by (datname) (rate(pg_stat_database_deadlocks{{{PG_DATABASES}}}[$__rate_interval])) * 60", "{{datname}}")],
-              "short", thresholds=[(5.0, "red")]),
+              "short", thresholds=[(alert_threshold("PostgresqlDeadlocks"), "red")]),
         Panel("Database size", "On-disk size of each database.",
               [(f"sum by (datname) (pg_database_size_bytes{{{PG_DATABASES}}})", "{{datname}}")], "bytes"),
         Panel("Rows", "Rows fetched, inserted, updated and deleted per second, all databases.",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard
+from .builder import alert_threshold, RUNBOOKS, Panel, dashboard
 from .selectors import JOB
 
 
@@ -22,12 +22,12 @@ def build() -> dict[str, Any]:
               "ops"),
         Panel("Exporter queue", "Sending queue use against capacity (alert JaegerExporterQueueNearlyFull above 80%).",
               [(f"max by (exporter) (otelcol_exporter_queue_size{{{JOB}}} / (otelcol_exporter_queue_capacity{{{JOB}}} > 0))",
-                "{{exporter}}")], "percentunit", thresholds=[(0.8, "red")]),
+                "{{exporter}}")], "percentunit", thresholds=[(alert_threshold("JaegerExporterQueueNearlyFull"), "red")]),
         Panel("Storage write errors", "Share of bulk index attempts to Elasticsearch that failed (alert "
               "JaegerStorageWriteErrors above 1%).",
               [(f"sum by (name) (rate(jaeger_storage_bulk_index_errors{{{JOB}}}[$__rate_interval])) / "
                 f"(sum by (name) (rate(jaeger_storage_bulk_index_attempts{{{JOB}}}[$__rate_interval])) > 0)", "{{name}}")],
-              "percentunit", thresholds=[(0.01, "red")]),
+              "percentunit", thresholds=[(alert_threshold("JaegerStorageWriteErrors"), "red")]),
     ]
     return dashboard("tracing", "Tracing", "Jaeger's collector: spans received, exported, queued, and written to storage.",
                      panels, ["observability-stack", "traces"], [("Runbooks", RUNBOOKS)])

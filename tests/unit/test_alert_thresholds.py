@@ -1,0 +1,29 @@
+"""Dashboards read the thresholds they colour at from the alert rules themselves."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import ROOT
+from obsstack import dashboards, rules
+
+
+def test_reads_the_number_an_alert_compares_against():
+    assert rules.alert_threshold(ROOT, "PostgresqlLowCacheHitRatio") == 0.98
+    with pytest.raises(ValueError, match="name the severity"):
+        rules.alert_threshold(ROOT, "NodeFilesystemAlmostOutOfSpace")
+
+
+def test_changing_an_alert_changes_its_panel(tmp_path, monkeypatch):
+    for folder in ("prometheus", "grafana"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    shutil.copyfile(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    rule_file = tmp_path / "prometheus/rules/postgresql.yml"
+    text = rule_file.read_text()
+    assert "< 0.98" in text
+    rule_file.write_text(text.replace("< 0.98", "< 0.95"))
+    monkeypatch.setenv("OBSSTACK_PROJECT_DIR", str(tmp_path))
+    rendered = dashboards.render(tmp_path)
+    (postgresql,) = [text for path, text in rendered.items() if path.name == "postgresql.json"]
+    assert '"value": 0.95' in postgresql and '"value": 0.98' not in postgresql
