@@ -25,10 +25,11 @@ from pathlib import Path
 import requests
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-
+from obsstack import paths
 from obsstack.durations import parse_duration
 from obsstack.rules import alerts
+
+ROOT = paths.project_dir()
 
 FAULTS = {"redis": ("RedisDown", "redis"), "postgres": ("PostgresqlDown", "postgres"), "node_exporter": ("TargetDown", "node")}
 

@@ -40,11 +40,13 @@ from typing import Any
 import requests
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-
+from obsstack import paths
 from obsstack.net import free_port
 from obsstack.promql import metric_names, substitute_variables
 from obsstack.rules import load_rules
+
+ROOT = paths.project_dir()
+
 TOOLS = ROOT / ".tools" / "bin"
 SERIES_FILE = ROOT / "bench" / "data" / "stack_series.json"
 INTERVAL = 60                       # seconds between backfilled samples

@@ -21,12 +21,10 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-
-from prometheus_client import CollectorRegistry, make_wsgi_app
-
 from gpu_exporter.exporter import Config, Exporter
 from gpu_exporter.exposition import metrics_app
 from gpu_exporter.simulated import SimulatedNvml
+from prometheus_client import CollectorRegistry, make_wsgi_app
 
 
 def rss_kib() -> int:

@@ -30,7 +30,9 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parent.parent
+from obsstack import paths
+
+ROOT = paths.project_dir()
 RUNNER = ROOT / "tests/contract/run_ruby_filter.rb"
 PASSTHROUGH = "def register(_params); end\ndef filter(event)\n  [event]\nend\n"
 

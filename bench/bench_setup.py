@@ -15,7 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from obsstack import paths
+
+ROOT = paths.project_dir()
 
 
 def timed(cmd: list[str]) -> float:

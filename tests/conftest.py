@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import sys
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from obsstack import compose, envfile
+from obsstack import compose, envfile, paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.project_dir()
 
 PROFILES = ("logging", "tracing", "demo")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -126,9 +126,8 @@ def docker_engine() -> None:
 @pytest.fixture(scope="session")
 def stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The whole compose stack, every profile on, started once for the Docker suite (tests/docker/)."""
-    from testcontainers.compose import DockerCompose
-
     from docker_stack import prepare
+    from testcontainers.compose import DockerCompose
 
     running = prepare(tmp_path_factory.mktemp("compose"))
     with DockerCompose(running.project, env_file=str(running.project / ".env"), build=True, wait=True,

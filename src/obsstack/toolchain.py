@@ -55,8 +55,7 @@ def pinned_minor(package: Package, project: Path) -> str:
             if str(service.get("image", "")).rpartition(":")[0] == package.image}
     if len(tags) != 1:
         raise ToolchainError(f"docker-compose.yml has {len(tags)} tags of {package.image}; the pin of {package.name} needs one")
-    major, minor = re.split(r"[.+~-]", tags.pop().lstrip("v"))[:2]
-    return f"{major}.{minor}."
+    return major_minor(tags.pop()) + "."
 
 
 # The Prometheus family is pinned by the image tags in docker-compose.yml (pinned_minor).
@@ -202,6 +201,11 @@ class PrivateApt:
 def upstream_version(debian_version: str) -> str:
     match = VERSION_RE.match(debian_version)
     return match.group("upstream") if match else debian_version
+
+
+def major_minor(version: str) -> str:
+    """'3.5.3+ds1-6' (Debian), '5:7.0.15-1~deb12u7' (with an epoch), 'v3.5.3' (an image tag) -> '3.5'."""
+    return ".".join(upstream_version(version.lstrip("v")).split(".")[:2])
 
 
 def install(tools_dir: Path, refresh: bool = False, project: Path | None = None) -> dict[str, str]:

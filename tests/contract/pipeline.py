@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from log_documents import ENVELOPE, flatten, line_fields  # noqa: F401  (re-exported for the tests)
 
-ROOT = Path(__file__).resolve().parents[2]
+from obsstack import paths
+
+ROOT = paths.project_dir()
 # Docker's capture time of each case's first line (a line without a time of its own keeps it).
 START = datetime(2026, 12, 4, 1, 40, tzinfo=timezone.utc)
 CONTRACT = Path("logstash/contract/log-lines.yml")

@@ -65,11 +65,6 @@ def tool_versions(tools_dir: Path) -> dict[str, str]:
     return json.loads(path.read_text())
 
 
-def major_minor(version: str) -> str:
-    version = re.sub(r"^\d+:", "", version).lstrip("v")
-    return ".".join(re.split(r"[.+~-]", version)[:2])
-
-
 def test_image_tags_match_the_binaries_the_tests_run(render, tools_dir):
     versions = tool_versions(tools_dir)
     seen = set()
@@ -79,7 +74,7 @@ def test_image_tags_match_the_binaries_the_tests_run(render, tools_dir):
         if package is None:
             continue
         seen.add(repo)
-        assert major_minor(tag) == major_minor(versions[package]), (
+        assert toolchain.major_minor(tag) == toolchain.major_minor(versions[package]), (
             f"{repo}:{tag} but the tests run {package} {versions[package]}: "
             "re-run `obsstack toolchain install` after changing the image tag")
     assert seen == set(IMAGE_PACKAGES)

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 
 from conftest import ROOT
+
 from obsstack import envfile
+from obsstack.net import free_port
 
 
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on: free now, and nothing is started on it."""
+    return free_port()
 
 
 def test_down_stack_fails_every_check_and_skips_disabled_profiles(tmp_path):

@@ -14,6 +14,11 @@ from obsstack import toolchain
 ])
 def test_upstream_version(debian, upstream):
     assert toolchain.upstream_version(debian) == upstream
+    assert toolchain.major_minor(debian) == ".".join(upstream.split(".")[:2])
+
+
+def test_major_minor_of_an_image_tag():
+    assert toolchain.major_minor("v3.5.3") == toolchain.major_minor("3.5.3+ds1-6") == "3.5"
 
 
 def test_every_prometheus_family_package_is_pinned_by_its_compose_image():
