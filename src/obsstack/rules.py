@@ -48,18 +48,21 @@ def records(root: Path) -> list[Rule]:
     return [rule for rule in load_rules(root) if rule.record]
 
 
-COMPARISON = re.compile(r"(?:>=|<=|==|!=|>|<)\s*(?:bool\s+)?(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*\)*\s*$")
+COMPARISON = re.compile(r"(?:>=|<=|==|!=|>|<)\s*(?:bool\s+)?(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?![\w.])")
 
 
 def alert_threshold(root: Path, alert: str, severity: str | None = None) -> float:
-    """The number an alert compares against last (`... > 0.05`): what a dashboard colours at, read
-    from the rule itself so that the two cannot drift apart."""
+    """The number an alert's condition compares against: its first comparison with a number at the
+    outermost nesting level. Guards against dividing by zero sit inside parentheses (`/ (x > 0)`),
+    traffic guards after the condition (`ratio > 0.05 and on (job) traffic > 0.1` -> 0.05). What a
+    dashboard colours at, read from the rule itself so that the two cannot drift apart."""
     found = [rule for rule in alerts(root) if rule.alert == alert
              and (severity is None or rule.spec.get("labels", {}).get("severity") == severity)]
     if len(found) != 1:
         raise ValueError(f"{len(found)} rules named {alert}{f' with severity {severity}' if severity else ''}: "
                          "name the severity to choose one")
-    match = COMPARISON.search(found[0].expr.strip())
-    if not match:
-        raise ValueError(f"{alert}: its expression ends in no comparison with a number")
-    return float(match[1])
+    expr = re.sub(r'"[^"]*"|\[[^\]]*\]', lambda m: " " * len(m[0]), found[0].expr)  # no parentheses in strings
+    matches = [(expr[:m.start()].count("(") - expr[:m.start()].count(")"), m.start(), m) for m in COMPARISON.finditer(expr)]
+    if not matches:
+        raise ValueError(f"{alert}: its expression compares with no number")
+    return float(min(matches, key=lambda item: item[:2])[2][1])

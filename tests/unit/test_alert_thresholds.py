@@ -11,6 +11,10 @@ from obsstack import dashboards, rules
 
 def test_reads_the_number_an_alert_compares_against():
     assert rules.alert_threshold(ROOT, "PostgresqlLowCacheHitRatio") == 0.98
+    assert rules.alert_threshold(ROOT, "HighErrorRatio") == 0.05, "the condition, not the traffic guard after it"
+    assert rules.alert_threshold(ROOT, "ElasticsearchHeapUsageHigh") == 0.85, "not the division guard inside it"
+    # the host dashboards draw one line for both
+    assert rules.alert_threshold(ROOT, "NodeCPUHighUsage") == rules.alert_threshold(ROOT, "NodeMemoryHighUtilization")
     with pytest.raises(ValueError, match="name the severity"):
         rules.alert_threshold(ROOT, "NodeFilesystemAlmostOutOfSpace")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard, variable
+from .builder import alert_threshold, RUNBOOKS, Panel, dashboard, variable
 from .selectors import JOB, JOB_ROUTE
 
 
@@ -14,11 +14,11 @@ def build() -> dict[str, Any]:
               [(f"job:http_requests:rate5m{{{JOB}}}", "{{job}}")], "reqps"),
         Panel("Error ratio", "Share of requests answered with a 5xx, from job:http_requests_error_ratio:rate5m; alert "
               "HighErrorRatio above 5%.",
-              [(f"job:http_requests_error_ratio:rate5m{{{JOB}}}", "{{job}}")], "percentunit", thresholds=[(0.05, "red")]),
+              [(f"job:http_requests_error_ratio:rate5m{{{JOB}}}", "{{job}}")], "percentunit", thresholds=[(alert_threshold("HighErrorRatio"), "red")]),
         Panel("Latency quantiles", "p50, p95 and p99 request duration per job (alerts HttpLatencyP95High above 0.5 s, "
               "HttpLatencyP99High above 2.5 s).",
               [(f"job_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{JOB}}}", "p{{quantile}} {{job}}")],
-              "s", thresholds=[(0.5, "orange"), (2.5, "red")]),
+              "s", thresholds=[(alert_threshold("HttpLatencyP95High"), "orange"), (alert_threshold("HttpLatencyP99High"), "red")]),
         Panel("Latency heatmap", "Requests per second in each duration bucket of http_request_duration_seconds, for the "
               "selected jobs and routes. The dots are exemplars: a request's trace id, one click from its trace in "
               "Jaeger and from there its logs.",
@@ -33,12 +33,12 @@ def build() -> dict[str, Any]:
               [(f"job_route:http_requests:rate5m{{{JOB_ROUTE}}}", "")], "reqps", kind="table", width=8, height=8),
         Panel("Routes: error ratio", "Share of 5xx per route (job_route:http_requests_error_ratio:rate5m); a job above 5% fires HighErrorRatio.",
               [(f"job_route:http_requests_error_ratio:rate5m{{{JOB_ROUTE}}}", "")], "percentunit", kind="table", width=8, height=8,
-              thresholds=[(0.05, "red")]),
+              thresholds=[(alert_threshold("HighErrorRatio"), "red")]),
         Panel("Routes: p95 latency", "95th percentile duration per route "
               "(job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m); a job fires "
               "HttpLatencyP95High above 0.5 s (p95) and HttpLatencyP99High above 2.5 s (p99).",
               [(f'job_route_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{JOB_ROUTE}, quantile="0.95"}}', "")],
-              "s", kind="table", width=8, height=8, thresholds=[(0.5, "orange"), (2.5, "red")]),
+              "s", kind="table", width=8, height=8, thresholds=[(alert_threshold("HttpLatencyP95High"), "orange"), (alert_threshold("HttpLatencyP99High"), "red")]),
         Panel("Background queue depth", "Jobs waiting in the demo app's queue.",
               [(f"sum by (job) (demo_queue_depth{{{JOB}}})", "{{job}}")], "short", width=8),
         Panel("Background jobs by status", "Background jobs finished per second, by status.",

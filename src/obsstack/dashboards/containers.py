@@ -33,7 +33,7 @@ def build() -> dict[str, Any]:
               "Bps"),
         Panel("Last seen", "Seconds since cAdvisor last saw each service's container (alert ContainerKilled above 60 s).",
               [(f"time() - max by ({COMPOSE_SERVICE}) (container_last_seen{{{COMPOSE_CONTAINERS}}})", f"{{{{{COMPOSE_SERVICE}}}}}")], "s", kind="table", width=24, height=8,
-              thresholds=[(60.0, "red")]),
+              thresholds=[(alert_threshold("ContainerKilled"), "red")]),
     ]
     return dashboard("containers", "Containers", "Each Compose service's containers seen by cAdvisor: memory against "
                      "its limit, CPU, throttling, restarts.", panels, ["observability-stack", "infrastructure"],

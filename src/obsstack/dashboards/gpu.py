@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard, variable
+from .builder import alert_threshold, RUNBOOKS, Panel, dashboard, variable
 from .selectors import GPU_SERIES
 
 
@@ -15,10 +15,10 @@ def build() -> dict[str, Any]:
         Panel("GPU memory used", "Framebuffer memory used as a share of the total (gpu:memory_used:ratio); alert "
               "GpuMemoryNearlyFull above 95%.",
               [(f"gpu:memory_used:ratio{{{GPU_SERIES}}}", "GPU {{gpu}} {{instance}}")], "percentunit",
-              thresholds=[(0.95, "red")]),
+              thresholds=[(alert_threshold("GpuMemoryNearlyFull"), "red")]),
         Panel("Temperature", "GPU core temperature (alert GpuTemperatureHigh above 85 °C).",
               [(f"gpu_temperature_celsius{{{GPU_SERIES}}} or DCGM_FI_DEV_GPU_TEMP{{{GPU_SERIES}}}", "GPU {{gpu}} {{instance}}")],
-              "celsius", width=8, thresholds=[(85.0, "red")]),
+              "celsius", width=8, thresholds=[(alert_threshold("GpuTemperatureHigh"), "red")]),
         Panel("Power", "Board power draw and enforced power limit.",
               [(f"gpu_power_usage_watts{{{GPU_SERIES}}} or DCGM_FI_DEV_POWER_USAGE{{{GPU_SERIES}}}", "GPU {{gpu}} {{instance}}"),
                (f"gpu_power_limit_watts{{{GPU_SERIES}}}", "limit GPU {{gpu}}")], "watt", width=8),

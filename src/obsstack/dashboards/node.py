@@ -20,7 +20,7 @@ def build() -> dict[str, Any]:
         Panel("Fullest filesystem", "Used space of the fullest filesystem; alerts NodeFilesystemAlmostOutOfSpace "
               "at 95% (warning) and 97% (critical).",
               [(f"max by (instance) (instance_mountpoint:node_filesystem_utilisation:ratio{{{JOB_INSTANCE}}})", "{{instance}}")],
-              "percentunit", kind="stat", width=6, height=4, thresholds=[(0.95, "orange"), (0.97, "red")]),
+              "percentunit", kind="stat", width=6, height=4, thresholds=[(alert_threshold("NodeFilesystemAlmostOutOfSpace", "warning"), "orange"), (alert_threshold("NodeFilesystemAlmostOutOfSpace", "critical"), "red")]),
         Panel("Load per CPU", "1-minute load average per CPU, from instance:node_load1_per_cpu:ratio; "
               "alert NodeSystemSaturation above 2 for 15 min.",
               [(f"instance:node_load1_per_cpu:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "short", kind="stat", width=6, height=4, thresholds=[(alert_threshold("NodeSystemSaturation"), "red")]),
@@ -28,18 +28,19 @@ def build() -> dict[str, Any]:
               "(alerts NodeCPUHighUsage and NodeMemoryHighUtilization at 90%).",
               [(f"instance:node_cpu_utilisation:rate5m{{{JOB_INSTANCE}}}", "CPU {{instance}}"),
                (f"instance:node_memory_utilisation:ratio{{{JOB_INSTANCE}}}", "memory {{instance}}")], "percentunit",
-              thresholds=[(0.9, "red")]),
+              # One line for both alerts: their thresholds are equal (tests/unit/test_alert_thresholds.py).
+              thresholds=[(alert_threshold("NodeCPUHighUsage"), "red")]),
         Panel("Load per CPU over time", "1-minute load average divided by the number of CPUs; above 2 tasks wait "
               "(alert NodeSystemSaturation).",
               [(f"instance:node_load1_per_cpu:ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "short", thresholds=[(alert_threshold("NodeSystemSaturation"), "red")]),
         Panel("Filesystem utilisation", "Used space per filesystem (tmpfs, overlay and squashfs left out); "
               "alert NodeFilesystemAlmostOutOfSpace at 95% and 97%, NodeFilesystemSpaceFillingUp when over 60%/80% and filling up.",
               [(f"instance_mountpoint:node_filesystem_utilisation:ratio{{{JOB_INSTANCE}}}", "{{mountpoint}} ({{device}})")],
-              "percentunit", thresholds=[(0.95, "orange"), (0.97, "red")]),
+              "percentunit", thresholds=[(alert_threshold("NodeFilesystemAlmostOutOfSpace", "warning"), "orange"), (alert_threshold("NodeFilesystemAlmostOutOfSpace", "critical"), "red")]),
         Panel("Filesystem inode utilisation", "Used inodes per filesystem; alerts NodeFilesystemAlmostOutOfFiles "
               "at 95% and 97%.",
               [(f"instance_mountpoint:node_filesystem_files_utilisation:ratio{{{JOB_INSTANCE}}}", "{{mountpoint}} ({{device}})")],
-              "percentunit", thresholds=[(0.95, "orange"), (0.97, "red")]),
+              "percentunit", thresholds=[(alert_threshold("NodeFilesystemAlmostOutOfFiles", "warning"), "orange"), (alert_threshold("NodeFilesystemAlmostOutOfFiles", "critical"), "red")]),
         Panel("Disk busy time", "Share of time each disk was busy, from instance_device:node_disk_io_time_seconds:rate5m "
               "(100% is not saturation on SSD/NVMe).",
               [(f"instance_device:node_disk_io_time_seconds:rate5m{{{JOB_INSTANCE}}}", "{{device}}")], "percentunit"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard
+from .builder import alert_threshold, RUNBOOKS, Panel, dashboard
 
 
 def build() -> dict[str, Any]:
@@ -26,10 +26,10 @@ def build() -> dict[str, Any]:
               [("job:http_requests:rate5m", "{{job}}")], "reqps", kind="timeseries", width=8, height=8),
         Panel("Error ratio by job", "Share of requests answered with 5xx (alert HighErrorRatio above 5%).",
               [("job:http_requests_error_ratio:rate5m", "{{job}}")], "percentunit", kind="timeseries", width=8, height=8,
-              thresholds=[(0.05, "red")]),
+              thresholds=[(alert_threshold("HighErrorRatio"), "red")]),
         Panel("p95 latency by job", "95th percentile request duration (alert HttpLatencyP95High above 0.5 s).",
               [('job_quantile:http_request_duration_seconds:histogram_quantile_rate5m{quantile="0.95"}', "{{job}}")],
-              "s", kind="timeseries", width=8, height=8, thresholds=[(0.5, "orange")]),
+              "s", kind="timeseries", width=8, height=8, thresholds=[(alert_threshold("HttpLatencyP95High"), "orange")]),
         Panel("Availability error budget left", "Share of each job's availability error budget not yet spent, "
               "over the longest recorded window (3 days); details on the SLO dashboard.",
               [("1 - job:slo_availability_errors_per_request:ratio_rate3d / on (job) "
@@ -39,7 +39,8 @@ def build() -> dict[str, Any]:
               "NodeMemoryHighUtilization at 90%).",
               [("instance:node_cpu_utilisation:rate5m", "CPU {{instance}}"),
                ("instance:node_memory_utilisation:ratio", "memory {{instance}}")], "percentunit", kind="timeseries", width=8, height=8,
-              thresholds=[(0.9, "orange")]),
+              # One line for both alerts: their thresholds are equal (tests/unit/test_alert_thresholds.py).
+              thresholds=[(alert_threshold("NodeCPUHighUsage"), "orange")]),
         Panel("GPU utilisation", "Utilisation of every GPU, from our exporter and dcgm-exporter.",
               [("gpu:utilization:ratio", "GPU {{gpu}} ({{source}})")], "percentunit", kind="timeseries", width=24, height=8),
     ]
