@@ -66,3 +66,21 @@ def alert_threshold(root: Path, alert: str, severity: str | None = None) -> floa
     if not matches:
         raise ValueError(f"{alert}: its expression compares with no number")
     return float(min(matches, key=lambda item: item[:2])[2][1])
+
+
+BURN_CONDITION = re.compile(r"ratio_rate(\w+)\s*/\s*on\s*\(job\)\s*\(\([^)]*\)\s*>\s*0\)\s*>\s*(\d+(?:\.\d+)?)")
+
+
+def burn_rate_conditions(root: Path, alert: str, severity: str) -> list[tuple[float, tuple[str, ...]]]:
+    """A multi-window burn-rate alert's conditions, in the rule's order: (factor, its windows), e.g.
+    [(14.4, ("1h", "5m")), (6.0, ("6h", "30m"))] for the page. The SLO dashboard draws these."""
+    (rule,) = [r for r in alerts(root) if r.alert == alert and r.spec.get("labels", {}).get("severity") == severity]
+    conditions: list[tuple[float, tuple[str, ...]]] = []
+    for window, factor in BURN_CONDITION.findall(rule.expr):
+        if conditions and conditions[-1][0] == float(factor):
+            conditions[-1] = (conditions[-1][0], (*conditions[-1][1], window))
+        else:
+            conditions.append((float(factor), (window,)))
+    if not conditions:
+        raise ValueError(f"{alert} ({severity}): no `ratio_rateW / on (job) (budget > 0) > FACTOR` condition found")
+    return conditions

@@ -108,3 +108,8 @@ def alert_threshold(alert: str, severity: str | None = None) -> float:
     """The number an alert compares against, read from its rule (prometheus/rules/): a panel coloured
     at an alert's threshold follows the alert when it changes."""
     return rules.alert_threshold(paths.project_dir(), alert, severity)
+
+
+def burn_rate_conditions(alert: str, severity: str) -> list[tuple[float, tuple[str, ...]]]:
+    """A multi-window burn-rate alert's (factor, windows) conditions, read from its rule."""
+    return rules.burn_rate_conditions(paths.project_dir(), alert, severity)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import alert_threshold, RUNBOOKS, Panel, dashboard
+from .builder import RUNBOOKS, Panel, alert_threshold, dashboard
 from .selectors import JOB
 
 

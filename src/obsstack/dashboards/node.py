@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import alert_threshold, RUNBOOKS, Panel, dashboard, variable
+from .builder import RUNBOOKS, Panel, alert_threshold, dashboard, variable
 from .selectors import JOB, JOB_INSTANCE
 
 

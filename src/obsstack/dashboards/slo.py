@@ -4,8 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard
+from ..durations import parse_duration
+from .builder import RUNBOOKS, Panel, burn_rate_conditions, dashboard
 from .selectors import JOB
+
+
+def windows_of(conditions: list[tuple[float, tuple[str, ...]]]) -> list[str]:
+    """The windows of an alert's conditions, shortest first."""
+    return sorted({w for _, windows in conditions for w in windows}, key=parse_duration)
+
+
+def spoken(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def number(value: float) -> str:
+    return f"{value:g}"
+
+
+def conditions_text(conditions: list[tuple[float, tuple[str, ...]]]) -> str:
+    return " or ".join(f"{number(factor)}x ({' and '.join(windows)})" for factor, windows in conditions)
+
+
+def factor_thresholds(conditions: list[tuple[float, tuple[str, ...]]]) -> list[tuple[float, str]]:
+    """The lower factor orange, the higher red: the colours the burn-rate panels use."""
+    low, high = sorted(factor for factor, _ in conditions)
+    return [(low, "orange"), (high, "red")]
 
 
 def build() -> dict[str, Any]:
@@ -29,16 +53,19 @@ def build() -> dict[str, Any]:
     ]
     for sli, budget, alert in (("availability", avail_budget, "SloAvailabilityBudgetBurn"),
                                ("latency", lat_budget, "SloLatencyBudgetBurn")):
+        page, ticket = burn_rate_conditions(alert, "critical"), burn_rate_conditions(alert, "warning")
+        fast = windows_of(page)
+        slow = [w for w in windows_of(ticket) if w not in fast]
         panels.append(Panel(
-            f"{sli.capitalize()} burn rate, fast windows", f"Error ratio / error budget over 5m, 30m, 1h and 6h; {alert} "
-            "pages at 14.4x (1h and 5m) or 6x (6h and 30m).",
+            f"{sli.capitalize()} burn rate, fast windows", f"Error ratio / error budget over {spoken(fast)}; {alert} "
+            f"pages at {conditions_text(page)}.",
             [(f"job:slo_{sli}_errors_per_request:ratio_rate{w}{{{JOB}}} / on (job) ({budget} > 0)", f"{w} {{{{job}}}}")
-             for w in ("5m", "30m", "1h", "6h")], "short", thresholds=[(6.0, "orange"), (14.4, "red")]))
+             for w in fast], "short", thresholds=factor_thresholds(page)))
         panels.append(Panel(
-            f"{sli.capitalize()} burn rate, slow windows", f"Error ratio / error budget over 2h, 1d and 3d; {alert} "
-            "opens a ticket at 3x (1d and 2h) or 1x (3d and 6h).",
+            f"{sli.capitalize()} burn rate, slow windows", f"Error ratio / error budget over {spoken(slow)}; {alert} "
+            f"opens a ticket at {conditions_text(ticket)}.",
             [(f"job:slo_{sli}_errors_per_request:ratio_rate{w}{{{JOB}}} / on (job) ({budget} > 0)", f"{w} {{{{job}}}}")
-             for w in ("2h", "1d", "3d")], "short", thresholds=[(1.0, "orange"), (3.0, "red")]))
+             for w in slow], "short", thresholds=factor_thresholds(ticket)))
     panels += [
         Panel("Availability error ratio", "Share of requests answered with a 5xx over 5 minutes and 3 days.",
               [(f"job:slo_availability_errors_per_request:ratio_rate5m{{{JOB}}}", "5m {{job}}"),
