@@ -4,6 +4,7 @@ Every panel reads the `datasource` variable, has a unit and a description, and u
 `$__rate_interval` in rates; tests/static/test_dashboards.py lints what it builds."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,25 @@ class Panel:
     width: int = 12
     height: int = 8
     thresholds: list[tuple[float, str]] = field(default_factory=list)  # (from value, color)
+    # Words (and colours) for the values of a state: {value: (text, color)}, e.g. {1: ("up", "green")}.
+    mappings: dict[float, tuple[str, str]] = field(default_factory=dict)
+    # A heatmap's cells are counts (rates) of the y axis' unit: their own unit for the tooltip.
+    cell_unit: str = "reqps"
+
+
+# Rare events (restarts, OOM kills, ECC and Xid errors) are counted per step with increase/changes over
+# $__interval, never $__rate_interval (longer than the step: one event would show on several points);
+# a step of at least a minute keeps four 15 s samples in each window.
+EVENT_MIN_INTERVAL = "1m"
+
+
+# Words for the states a 0/1 series stands for (Grafana has no boolean unit).
+UP_DOWN = {0: ("down", "red"), 1: ("up", "green")}
+LOADED_FAILED = {0: ("failed", "red"), 1: ("loaded", "green")}
+ACTIVE_INACTIVE = {0: ("inactive", "green"), 1: ("active", "orange")}
+
+# Alerts that only say the pipeline works (the Watchdog, severity none): never in a count or a band.
+FIRING = 'ALERTS{alertstate="firing", severity!="none"}'
 
 
 def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
@@ -43,18 +63,36 @@ def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
             for i, (expr, legend) in enumerate(panel.exprs)
         ],
     }
+    if re.search(r"\b(increase|changes)\(", " ".join(expr for expr, _ in panel.exprs)):
+        body["interval"] = EVENT_MIN_INTERVAL
+    if panel.mappings:
+        body["fieldConfig"]["defaults"]["mappings"] = [{"type": "value", "options": {
+            f"{value:g}": {"text": text, "color": color, "index": index}
+            for index, (value, (text, color)) in enumerate(sorted(panel.mappings.items()))}}]
     if panel.kind == "heatmap":
         # Buckets as Prometheus stores them (no re-bucketing in Grafana); exemplars on top open the trace.
         for target in body["targets"]:
             target.update({"format": "heatmap", "exemplar": True})
+        # The field unit is the cells' (requests/s), the y axis keeps the buckets' (seconds): one unit
+        # for both made the tooltip read a rate of 0.3/s as "300 ms".
+        body["fieldConfig"]["defaults"]["unit"] = panel.cell_unit
         body["options"] = {"calculate": False, "yAxis": {"unit": panel.unit}, "cellGap": 1,
                            "color": {"mode": "scheme", "scheme": "Spectral", "scale": "exponential", "exponent": 0.5,
                                      "steps": 64, "reverse": False, "fill": "dark-orange"},
                            "exemplars": {"color": "rgba(255,0,255,0.7)"}, "tooltip": {"mode": "single", "yHistogram": True},
                            "rowsFrame": {"layout": "auto"}, "filterValues": {"le": 1e-9}}
     if panel.kind == "table":
-        body["options"] = {"showHeader": True}
-        body["transformations"] = [{"id": "labelsToFields", "options": {}}]
+        # Table-format instant queries, merged into one table (one row a series, one column a label),
+        # the time column left out: a frame a series would show one row at a time.
+        for target in body["targets"]:
+            target["format"] = "table"
+        body["options"] = {"showHeader": True, "cellHeight": "sm"}
+        body["transformations"] = [{"id": "merge", "options": {}},
+                                   {"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": {
+                                       "Value" if len(panel.exprs) == 1 else f"Value #{chr(ord('A') + i)}":
+                                       (legend or panel.title) for i, (_, legend) in enumerate(panel.exprs)}}}]
+        if panel.thresholds:
+            body["fieldConfig"]["defaults"]["custom"] = {"cellOptions": {"type": "color-background"}}
     return body
 
 
@@ -92,7 +130,7 @@ def dashboard(uid: str, title: str, description: str, panels: list[Panel], tags:
                      "keepTime": not url.startswith("http")} for text, url in links],
         "annotations": {"list": [{
             "name": "Firing alerts", "enable": True, "iconColor": "red", "datasource": DATASOURCE,
-            "expr": 'ALERTS{alertstate="firing"}', "titleFormat": "{{alertname}}", "tagKeys": "severity,job",
+            "expr": FIRING, "titleFormat": "{{alertname}}", "tagKeys": "severity,job",
         }]},
         "templating": {"list": [
             {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source",

@@ -25,7 +25,7 @@ def build() -> dict[str, Any]:
                 f"(rate(container_cpu_cfs_periods_total{{{COMPOSE_CONTAINERS}}}[$__rate_interval]) > 0))", f"{{{{{COMPOSE_SERVICE}}}}}")],
               "percentunit", thresholds=[(alert_threshold("ContainerCpuThrottlingHigh"), "orange")]),
         Panel("Restarts", "Container starts per service in the interval (alert ContainerRestarting).",
-              [(f"sum by ({COMPOSE_SERVICE}) (changes(container_start_time_seconds{{{COMPOSE_CONTAINERS}}}[$__rate_interval]))", f"{{{{{COMPOSE_SERVICE}}}}}")],
+              [(f"sum by ({COMPOSE_SERVICE}) (changes(container_start_time_seconds{{{COMPOSE_CONTAINERS}}}[$__interval]))", f"{{{{{COMPOSE_SERVICE}}}}}")],
               "short", thresholds=[(1.0, "red")]),
         Panel("Network traffic", "Bytes received and sent per second by each service's containers.",
               [(f"sum by ({COMPOSE_SERVICE}) (rate(container_network_receive_bytes_total{{{COMPOSE_CONTAINERS}}}[$__rate_interval]))", f"in {{{{{COMPOSE_SERVICE}}}}}"),

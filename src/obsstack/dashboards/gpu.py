@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, alert_threshold, dashboard, variable
+from .builder import (
+    ACTIVE_INACTIVE,
+    RUNBOOKS,
+    Panel,
+    alert_threshold,
+    dashboard,
+    variable,
+)
 from .selectors import GPU_SERIES
 
 
@@ -32,13 +39,13 @@ def build() -> dict[str, Any]:
               "hertz"),
         Panel("Clock event reasons", "1 while a reason lowers the clocks (gpu:clock_event_reason_active:max); alerts "
               "GpuThermalThrottling, GpuHardwareSlowdown, GpuPowerAtLimit.",
-              [(f"gpu:clock_event_reason_active:max{{{GPU_SERIES}}}", "GPU {{gpu}} {{reason}}")], "bool"),
+              [(f"gpu:clock_event_reason_active:max{{{GPU_SERIES}}}", "GPU {{gpu}} {{reason}}")], "none", mappings=ACTIVE_INACTIVE),
         Panel("ECC errors", "Volatile ECC errors per interval by type (alert GpuUncorrectableEccErrors on uncorrected).",
-              [(f"sum by (instance, gpu, type) (increase(gpu_ecc_errors_total{{{GPU_SERIES}}}[$__rate_interval]))",
+              [(f"sum by (instance, gpu, type) (increase(gpu_ecc_errors_total{{{GPU_SERIES}}}[$__interval]))",
                 "GPU {{gpu}} {{type}}")], "short", width=8),
         Panel("XID errors", "XID events per interval by code (alerts GpuFatalXidError, GpuXidError); the exporter "
               "reports them with --xid.",
-              [(f"sum by (instance, gpu, xid) (increase(gpu_xid_errors_total{{{GPU_SERIES}}}[$__rate_interval]))",
+              [(f"sum by (instance, gpu, xid) (increase(gpu_xid_errors_total{{{GPU_SERIES}}}[$__interval]))",
                 "GPU {{gpu}} XID {{xid}}")], "short", width=8),
         Panel("Remapped rows", "Remapped memory rows by type; pending and failure are 0/1 (alerts GpuRowRemapPending, "
               "GpuRowRemapFailure).",

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, alert_threshold, dashboard
+from .builder import RUNBOOKS, UP_DOWN, Panel, alert_threshold, dashboard
 from .selectors import JOB
 
 
 def build() -> dict[str, Any]:
     panels = [
-        Panel("Elasticsearch cluster health", "1 for the cluster's current colour (alerts ElasticsearchClusterRed, "
-              "ElasticsearchClusterYellow).",
-              [(f"max by (color) (elasticsearch_cluster_health_status{{{JOB}}}) == 1", "{{color}}")], "short", kind="stat", width=6, height=4),
+        Panel("Elasticsearch cluster health", "The cluster's colour: green is good; yellow, a replica unassigned; "
+              "red, a primary (alerts ElasticsearchClusterRed, ElasticsearchClusterYellow).",
+              # One series a colour, 1 for the current one: 0 green, 1 yellow, 2 red.
+              [(f'max(elasticsearch_cluster_health_status{{{JOB}, color="yellow"}}) '
+                f'+ 2 * max(elasticsearch_cluster_health_status{{{JOB}, color="red"}})', "")],
+              "none", kind="stat", width=6, height=4,
+              mappings={0: ("green", "green"), 1: ("yellow", "yellow"), 2: ("red", "red")}),
         Panel("Unassigned shards", "Shards with no node (alert ElasticsearchUnassignedShards).",
               [(f"max(elasticsearch_cluster_health_unassigned_shards{{{JOB}}})", "")], "short", kind="stat", width=6, height=4, thresholds=[(1.0, "orange")]),
         Panel("Logstash up", "1 when the Logstash exporter reaches Logstash (alert LogstashDown).",
-              [(f"max by (instance) (logstash_info_up{{{JOB}}})", "{{instance}}")], "bool", kind="stat", width=6, height=4,
+              [(f"max by (instance) (logstash_info_up{{{JOB}}})", "{{instance}}")], "none", mappings=UP_DOWN, kind="stat", width=6, height=4,
               thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Filebeat up", "1 when Filebeat's stats endpoint (filebeat:5066) answers the json exporter's probe, "
               "the scrape result `up` of job filebeat (alert FilebeatDown).",
-              [(f'max by (instance) (up{{job="filebeat", {JOB}}})', "{{instance}}")], "bool", kind="stat", width=6, height=4,
+              [(f'max by (instance) (up{{job="filebeat", {JOB}}})', "{{instance}}")], "none", mappings=UP_DOWN, kind="stat", width=6, height=4,
               thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Filebeat output events", "Events Filebeat's output handled per second by outcome (alerts "
               "FilebeatOutputFailures, FilebeatEventsDropped).",

@@ -72,7 +72,7 @@ def build() -> dict[str, Any]:
         Panel("Major page faults", "Pages read back from disk per second; alert NodeMemoryMajorPagesFaults above 500/s.",
               [(f"instance:node_vmstat_pgmajfault:rate5m{{{JOB_INSTANCE}}}", "{{instance}}")], "ops", thresholds=[(alert_threshold("NodeMemoryMajorPagesFaults"), "red")]),
         Panel("OOM kills", "Processes the kernel OOM killer killed (alert NodeOomKillDetected on any).",
-              [(f"sum by (instance) (increase(node_vmstat_oom_kill{{{JOB_INSTANCE}}}[$__rate_interval]))", "{{instance}}")],
+              [(f"sum by (instance) (increase(node_vmstat_oom_kill{{{JOB_INSTANCE}}}[$__interval]))", "{{instance}}")],
               "short", thresholds=[(1.0, "red")]),
     ]
     return dashboard("node", "Host", "The Docker host seen by node-exporter: CPU, memory, filesystems, disks, network.",

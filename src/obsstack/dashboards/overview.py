@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, alert_threshold, dashboard
+from .builder import RUNBOOKS, UP_DOWN, Panel, alert_threshold, dashboard
 
 
 def build() -> dict[str, Any]:
@@ -18,7 +18,7 @@ def build() -> dict[str, Any]:
               [('count(ALERTS{alertstate="firing", severity="warning"}) or vector(0)', "")], "short", kind="stat", width=6, height=4,
               thresholds=[(1.0, "orange")]),
         Panel("Databases up", "1 when the exporters reach PostgreSQL and Redis (alerts PostgresqlDown, RedisDown).",
-              [("min(pg_up)", "PostgreSQL"), ("min(redis_up)", "Redis")], "bool", kind="stat", width=6, height=4,
+              [("min(pg_up)", "PostgreSQL"), ("min(redis_up)", "Redis")], "none", mappings=UP_DOWN, kind="stat", width=6, height=4,
               thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Targets up by job", "Share of each job's targets that answered their last scrape.",
               [('sum by (job) (up{job=~"$job"}) / count by (job) (up{job=~"$job"})', "")], "percentunit", kind="table", width=8, height=8),

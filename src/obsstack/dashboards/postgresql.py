@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, alert_threshold, dashboard, variable
+from .builder import RUNBOOKS, UP_DOWN, Panel, alert_threshold, dashboard, variable
 from .selectors import JOB, JOB_INSTANCE, PG_DATABASES
 
 
 def build() -> dict[str, Any]:
     panels = [
         Panel("Up", "1 when postgres_exporter reaches the server (alert PostgresqlDown on 0).",
-              [(f"pg_up{{{JOB_INSTANCE}}}", "{{instance}}")], "bool", kind="stat", width=6, height=4, thresholds=[(0.0, "red"), (1.0, "green")]),
+              [(f"pg_up{{{JOB_INSTANCE}}}", "{{instance}}")], "none", mappings=UP_DOWN, kind="stat", width=6, height=4, thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Connections used", "Client connections as a share of max_connections "
               "(instance:pg_connections_utilisation:ratio); alerts PostgresqlTooManyConnections at 80%, "
               "PostgresqlMaxConnectionsReached at 100%.",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard, variable
+from .builder import RUNBOOKS, UP_DOWN, Panel, dashboard, variable
 from .selectors import JOB_INSTANCE
 
 
 def build() -> dict[str, Any]:
     panels = [
         Panel("Up", "1 when redis_exporter reaches Redis (alert RedisDown on 0).",
-              [(f"redis_up{{{JOB_INSTANCE}}}", "{{instance}}")], "bool", kind="stat", width=6, height=4, thresholds=[(0.0, "red"), (1.0, "green")]),
+              [(f"redis_up{{{JOB_INSTANCE}}}", "{{instance}}")], "none", mappings=UP_DOWN, kind="stat", width=6, height=4, thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Connected clients", "Client connections now (alert RedisTooManyClients above 90% of maxclients).",
               [(f"sum by (instance) (redis_connected_clients{{{JOB_INSTANCE}}})", "{{instance}}")], "short", kind="stat", width=6, height=4),
         Panel("Keys", "Keys over all databases.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, dashboard
+from .builder import FIRING, LOADED_FAILED, RUNBOOKS, Panel, dashboard
 
 
 def build() -> dict[str, Any]:
@@ -12,12 +12,13 @@ def build() -> dict[str, Any]:
         Panel("Targets up", "Share of scrape targets of the selected jobs that answered their last scrape.",
               [('sum(up{job=~"$job"}) / count(up{job=~"$job"})', "")], "percentunit", kind="stat", width=6, height=4,
               thresholds=[(0.0, "red"), (1.0, "green")]),
-        Panel("Firing alerts", "Alerts firing now, every severity (the Watchdog always fires).",
-              [('count(ALERTS{alertstate="firing"}) or vector(0)', "")], "short", kind="stat", width=6, height=4),
+        Panel("Firing alerts", "Alerts firing now, every severity but none (the always-firing Watchdog is left out): "
+              "0 is good.",
+              [(f'count({FIRING}) or vector(0)', "")], "short", kind="stat", width=6, height=4, thresholds=[(1.0, "orange")]),
         Panel("Configuration loaded", "1 when the last configuration reload of Prometheus and Alertmanager succeeded "
               f"(alerts PrometheusBadConfig, AlertmanagerFailedReload: {RUNBOOKS}PrometheusBadConfig.md).",
               [("min(prometheus_config_last_reload_successful)", "Prometheus"),
-               ("min(alertmanager_config_last_reload_successful)", "Alertmanager")], "bool", kind="stat", width=6, height=4,
+               ("min(alertmanager_config_last_reload_successful)", "Alertmanager")], "none", mappings=LOADED_FAILED, kind="stat", width=6, height=4,
               thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Alertmanagers discovered", "Alertmanagers Prometheus sends alerts to (alert PrometheusNotConnectedToAlertmanagers).",
               [("max(prometheus_notifications_alertmanagers_discovered)", "")], "short", kind="stat", width=6, height=4,
