@@ -42,14 +42,25 @@ def build() -> dict[str, Any]:
         Panel("Latency objective", "Share of requests to serve within the threshold `le` (seconds) over 30 days "
               "(job:slo_latency_objective:ratio).",
               [(f"job:slo_latency_objective:ratio{{{JOB}}}", "{{job}} within {{le}}s")], "percentunit", kind="stat", width=6, height=4),
-        Panel("Availability error budget remaining", "1 - (5xx ratio over the longest recorded window, 3 days) / "
-              "(1 - objective): an estimate of the 30-day budget left; below 0 the budget is spent.",
-              [(f"1 - job:slo_availability_errors_per_request:ratio_rate3d{{{JOB}}} / on (job) ({avail_budget} > 0)",
-                "{{job}}")], "percentunit", kind="stat", width=6, height=4, thresholds=[(0.0, "red"), (0.25, "orange"), (0.5, "green")]),
-        Panel("Latency error budget remaining", "1 - (share of slow requests over 3 days) / (1 - objective): an "
-              "estimate of the 30-day latency budget left.",
-              [(f"1 - job:slo_latency_errors_per_request:ratio_rate3d{{{JOB}}} / on (job) ({lat_budget} > 0)", "{{job}}")],
+        Panel("Availability error budget remaining", "Share of the 30-day availability budget not yet spent by "
+              "5xx responses (job:slo_availability_budget_remaining:ratio30d, prometheus/rules/slo-budget.yml): "
+              "100% is untouched, 0 spent, below 0 overspent.",
+              [(f"job:slo_availability_budget_remaining:ratio30d{{{JOB}}}", "{{job}}")],
               "percentunit", kind="stat", width=6, height=4, thresholds=[(0.0, "red"), (0.25, "orange"), (0.5, "green")]),
+        Panel("Latency error budget remaining", "Share of the 30-day latency budget not yet spent by slow "
+              "requests (job:slo_latency_budget_remaining:ratio30d): 100% is untouched, 0 spent.",
+              [(f"job:slo_latency_budget_remaining:ratio30d{{{JOB}}}", "{{job}}")],
+              "percentunit", kind="stat", width=6, height=4, thresholds=[(0.0, "red"), (0.25, "orange"), (0.5, "green")]),
+        Panel("Error budget burn-down", "The 30-day budgets left over time: a steady line is a healthy service; "
+              "at a 1x burn the line falls to 0 in exactly 30 days.",
+              [(f"job:slo_availability_budget_remaining:ratio30d{{{JOB}}}", "availability {{job}}"),
+               (f"job:slo_latency_budget_remaining:ratio30d{{{JOB}}}", "latency {{job}}")], "percentunit",
+              thresholds=[(0.0, "red")]),
+        Panel("Budget exhausted in", "At the last hour's burn rate, the time until the budget is spent; no value "
+              "means it is not being spent now. More than the period left is good.",
+              [(f"job:slo_availability_budget_exhaustion:seconds{{{JOB}}}", "availability {{job}}"),
+               (f"job:slo_latency_budget_exhaustion:seconds{{{JOB}}}", "latency {{job}}")], "dtdurations",
+              kind="stat", width=12, height=8),
     ]
     for sli, budget, alert in (("availability", avail_budget, "SloAvailabilityBudgetBurn"),
                                ("latency", lat_budget, "SloLatencyBudgetBurn")):
