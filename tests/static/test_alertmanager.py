@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from obsstack import alertmanager_config
 
 pytestmark = pytest.mark.toolchain

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PROFILES, ROOT
 
 # config file (repo path) -> (compose service that mounts it, variable syntax it expands)

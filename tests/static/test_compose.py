@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import PROFILES, ROOT, profile_sets
+
 from obsstack import compose
 
 ALL_COMBOS = profile_sets()

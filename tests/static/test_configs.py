@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PROFILES, ROOT
-from obsstack import envfile, toolchain
-from obsstack import rules
+
+from obsstack import envfile, rules, toolchain
 
 pytestmark = pytest.mark.toolchain
 

@@ -86,7 +86,34 @@ def lint_states(dashboard: dict) -> list[str]:
             and not p["fieldConfig"]["defaults"].get("mappings")]
 
 
-RULES = [lint_tables, lint_watchdog, lint_event_windows, lint_units, lint_states]
+# Panels that deliberately ignore a variable the dashboard offers, and why.
+VARIABLE_EXCEPTIONS = {
+    "application/Requests in flight": ({"route"}, "a gauge of the whole process: no route label"),
+    "application/Background queue depth": ({"route"}, "background jobs are not requests to a route"),
+    "application/Background jobs by status": ({"route"}, "background jobs are not requests to a route"),
+    "application/Background job p95 duration": ({"route"}, "background jobs are not requests to a route"),
+    "postgresql/Up": ({"db"}, "the server is up or down, not a database"),
+    "postgresql/Connections used": ({"db"}, "max_connections is per server"),
+    "postgresql/Max connections": ({"db"}, "a server setting"),
+    "overview/Databases up": ({"job"}, "the databases' exporters, not the services $job lists"),
+    "overview/Host CPU and memory": ({"job"}, "hosts, not services"),
+    "overview/GPU utilisation": ({"job"}, "GPUs, not services"),
+}
+
+
+def lint_variables(dashboard: dict) -> list[str]:
+    """Every variable a dashboard offers filters every panel it concerns (or the panel is a listed exception)."""
+    defined = {v["name"] for v in dashboard["templating"]["list"] if v["type"] == "query"}
+    problems = []
+    for panel in panels(dashboard):
+        used = set(re.findall(r"\$\{?(\w+)", " ".join(t["expr"] for t in panel.get("targets", []))))
+        ignored = defined - used - VARIABLE_EXCEPTIONS.get(f"{dashboard['uid']}/{panel['title']}", (set(), ""))[0]
+        if ignored:
+            problems.append(f"{panel['title']}: ignores ${', $'.join(sorted(ignored))}")
+    return problems
+
+
+RULES = [lint_tables, lint_watchdog, lint_event_windows, lint_units, lint_states, lint_variables]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.__name__ for r in RULES])
@@ -99,7 +126,8 @@ def a_panel(kind: str, expr: str, unit: str = "short", **extra) -> dict:
     panel = {"type": kind, "title": "broken", "targets": [{"refId": "A", "expr": expr, "instant": kind != "timeseries"}],
              "fieldConfig": {"defaults": {"unit": unit, "thresholds": {"steps": [{"color": "green", "value": None}]}}}}
     panel.update(extra)
-    return {"panels": [panel], "annotations": {"list": []}}
+    return {"uid": "broken", "panels": [panel], "annotations": {"list": []},
+            "templating": {"list": [{"name": "job", "type": "query"}]}}
 
 
 BROKEN = [
@@ -110,6 +138,7 @@ BROKEN = [
     (lint_units, a_panel("timeseries", "rate(x[5m])", unit="rows/s")),
     (lint_units, a_panel("heatmap", "rate(b[5m])", unit="s", options={"yAxis": {"unit": "s"}})),
     (lint_states, a_panel("stat", "elasticsearch_cluster_health_status")),
+    (lint_variables, a_panel("timeseries", "sum(rate(http_requests_total[5m]))")),  # $job offered, not used
 ]
 
 

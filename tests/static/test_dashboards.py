@@ -10,9 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
-from obsstack.promql import label_values_query, metric_names, substitute_variables, variables_used
+
+from obsstack.promql import (
+    label_values_query,
+    metric_names,
+    substitute_variables,
+    variables_used,
+)
 from obsstack.rules import alerts as load_alerts
 from obsstack.rules import load_rules
 

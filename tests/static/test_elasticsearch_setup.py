@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
 SCRIPT = ROOT / "elasticsearch/setup/entrypoint.sh"

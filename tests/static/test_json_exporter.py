@@ -13,7 +13,6 @@ import re
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
 CONFIG = yaml.safe_load((ROOT / "json-exporter/config.yml").read_text())

@@ -5,8 +5,8 @@ import re
 
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from obsstack.rules import rule_files
 
 RUNBOOK_BASE = "https://github.com/observability-stack/observability-stack/blob/main/docs/runbooks/"

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import IN_CI, PROFILES, ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -10,14 +10,16 @@ from .selectors import JOB, JOB_ROUTE
 
 def build() -> dict[str, Any]:
     panels = [
-        Panel("Request rate", "HTTP requests per second per job, from job:http_requests:rate5m.",
-              [(f"job:http_requests:rate5m{{{JOB}}}", "{{job}}")], "reqps"),
+        Panel("Request rate", "HTTP requests per second per job, for the selected routes (job_route:http_requests:rate5m).",
+              [(f"sum by (job) (job_route:http_requests:rate5m{{{JOB_ROUTE}}})", "{{job}}")], "reqps"),
         Panel("Error ratio", "Share of requests answered with a 5xx, from job:http_requests_error_ratio:rate5m; alert "
               "HighErrorRatio above 5%.",
-              [(f"job:http_requests_error_ratio:rate5m{{{JOB}}}", "{{job}}")], "percentunit", thresholds=[(alert_threshold("HighErrorRatio"), "red")]),
-        Panel("Latency quantiles", "p50, p95 and p99 request duration per job (alerts HttpLatencyP95High above 0.5 s, "
-              "HttpLatencyP99High above 2.5 s).",
-              [(f"job_quantile:http_request_duration_seconds:histogram_quantile_rate5m{{{JOB}}}", "p{{quantile}} {{job}}")],
+              [(f"sum by (job) (job_route:http_requests_errors:rate5m{{{JOB_ROUTE}}}) / "
+                f"(sum by (job) (job_route:http_requests:rate5m{{{JOB_ROUTE}}}) > 0)", "{{job}}")], "percentunit", thresholds=[(alert_threshold("HighErrorRatio"), "red")]),
+        Panel("Latency quantiles", "p50, p95 and p99 request duration per job, for the selected routes (alerts "
+              "HttpLatencyP95High above 0.5 s, HttpLatencyP99High above 2.5 s).",
+              [(f"histogram_quantile({q}, sum by (job, le) (job_route_le:http_request_duration_seconds_bucket:rate5m"
+                f"{{{JOB_ROUTE}}}))", f"p{q:g} {{{{job}}}}") for q in (0.5, 0.95, 0.99)],
               "s", thresholds=[(alert_threshold("HttpLatencyP95High"), "orange"), (alert_threshold("HttpLatencyP99High"), "red")]),
         Panel("Latency heatmap", "Requests per second in each duration bucket of http_request_duration_seconds, for the "
               "selected jobs and routes. The dots are exemplars: a request's trace id, one click from its trace in "
@@ -27,7 +29,7 @@ def build() -> dict[str, Any]:
         Panel("Requests in flight", "Requests being served now, per job.",
               [(f"sum by (job) (http_requests_in_flight{{{JOB}}})", "{{job}}")], "short"),
         Panel("Requests by status", "Requests per second by HTTP status per job.",
-              [(f"sum by (job, status) (rate(http_requests_total{{{JOB}}}[$__rate_interval]))", "{{status}} {{job}}")],
+              [(f"sum by (job, status) (rate(http_requests_total{{{JOB_ROUTE}}}[$__rate_interval]))", "{{status}} {{job}}")],
               "reqps"),
         Panel("Routes: request rate", "Requests per second per route (job_route:http_requests:rate5m).",
               [(f"job_route:http_requests:rate5m{{{JOB_ROUTE}}}", "")], "reqps", kind="table", width=8, height=8),

@@ -45,6 +45,11 @@ ACTIVE_INACTIVE = {0: ("inactive", "green"), 1: ("active", "orange")}
 FIRING = 'ALERTS{alertstate="firing", severity!="none"}'
 
 
+def firing(*matchers: str) -> str:
+    """FIRING with more label matchers, e.g. firing('job=~"$job"')."""
+    return FIRING[:-1] + "".join(f", {m}" for m in matchers) + "}"
+
+
 def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     steps = [{"color": "green", "value": None}] + [{"color": color, "value": value} for value, color in panel.thresholds]
     body: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .builder import RUNBOOKS, Panel, alert_threshold, dashboard, variable
-from .selectors import JOB, JOB_INSTANCE
+from .selectors import JOB_INSTANCE
 
 
 def build() -> dict[str, Any]:
@@ -58,10 +58,10 @@ def build() -> dict[str, Any]:
               "iops"),
         Panel("Network traffic", "Bytes received and sent per second per interface (node-exporter's own network "
               "namespace in Docker; lo left out).",
-              [(f'sum by (device) (rate(node_network_receive_bytes_total{{{JOB}, device!="lo"}}[$__rate_interval]))',
-                "in {{device}}"),
-               (f'sum by (device) (rate(node_network_transmit_bytes_total{{{JOB}, device!="lo"}}[$__rate_interval]))',
-                "out {{device}}")], "Bps"),
+              [(f'sum by (instance, device) (rate(node_network_receive_bytes_total{{{JOB_INSTANCE}, device!="lo"}}'
+                '[$__rate_interval]))', "in {{instance}} {{device}}"),
+               (f'sum by (instance, device) (rate(node_network_transmit_bytes_total{{{JOB_INSTANCE}, device!="lo"}}'
+                '[$__rate_interval]))', "out {{instance}} {{device}}")], "Bps"),
         Panel("Network errors and drops", "Receive/transmit errors and drops per second (alerts NodeNetworkReceiveErrs, "
               "NodeNetworkTransmitErrs).",
               [(f"sum by (device) (rate(node_network_receive_errs_total{{{JOB_INSTANCE}}}[$__rate_interval]))", "rx errs {{device}}"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .builder import RUNBOOKS, UP_DOWN, Panel, alert_threshold, dashboard, variable
-from .selectors import JOB, JOB_INSTANCE, PG_DATABASES
+from .selectors import JOB_INSTANCE, PG_DATABASES
 
 
 def build() -> dict[str, Any]:
@@ -21,10 +21,12 @@ def build() -> dict[str, Any]:
               [(f"max by (instance) (pg_settings_max_connections{{{JOB_INSTANCE}}})", "{{instance}}")], "short", kind="stat", width=6, height=4),
         Panel("Longest transaction", "Age of the oldest open client transaction (alert PostgresqlLongRunningTransaction "
               "above 120 s).",
-              [(f'max by (instance) (pg_stat_activity_max_tx_duration{{{JOB}, backend_type="client backend"}})', "{{instance}}")],
+              [(f'max by (instance) (pg_stat_activity_max_tx_duration{{{PG_DATABASES}, backend_type="client backend"}})',
+                "{{instance}}")],
               "s", kind="stat", width=6, height=4, thresholds=[(alert_threshold("PostgresqlLongRunningTransaction"), "red")]),
         Panel("Connections by state", "Client connections by state, against max_connections.",
-              [(f'sum by (state) (pg_stat_activity_count{{{JOB}, backend_type="client backend"}})', "{{state}}"),
+              [(f'sum by (instance, state) (pg_stat_activity_count{{{PG_DATABASES}, backend_type="client backend"}})',
+                "{{instance}} {{state}}"),
                (f"max(pg_settings_max_connections{{{JOB_INSTANCE}}})", "max_connections")], "short"),
         Panel("Transactions", "Commits and rollbacks per second per database (alert PostgresqlHighRollbackRatio above 10% "
               "rollbacks).",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import FIRING, LOADED_FAILED, RUNBOOKS, Panel, dashboard
+from .builder import LOADED_FAILED, RUNBOOKS, Panel, dashboard, firing
+from .selectors import JOB
 
 
 def build() -> dict[str, Any]:
@@ -14,30 +15,30 @@ def build() -> dict[str, Any]:
               thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Firing alerts", "Alerts firing now, every severity but none (the always-firing Watchdog is left out): "
               "0 is good.",
-              [(f'count({FIRING}) or vector(0)', "")], "short", kind="stat", width=6, height=4, thresholds=[(1.0, "orange")]),
+              [(f'count({firing(JOB)}) or vector(0)', "")], "short", kind="stat", width=6, height=4, thresholds=[(1.0, "orange")]),
         Panel("Configuration loaded", "1 when the last configuration reload of Prometheus and Alertmanager succeeded "
               f"(alerts PrometheusBadConfig, AlertmanagerFailedReload: {RUNBOOKS}PrometheusBadConfig.md).",
-              [("min(prometheus_config_last_reload_successful)", "Prometheus"),
-               ("min(alertmanager_config_last_reload_successful)", "Alertmanager")], "none", mappings=LOADED_FAILED, kind="stat", width=6, height=4,
+              [('min(prometheus_config_last_reload_successful{job=~"$job"})', "Prometheus"),
+               ('min(alertmanager_config_last_reload_successful{job=~"$job"})', "Alertmanager")], "none", mappings=LOADED_FAILED, kind="stat", width=6, height=4,
               thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Alertmanagers discovered", "Alertmanagers Prometheus sends alerts to (alert PrometheusNotConnectedToAlertmanagers).",
-              [("max(prometheus_notifications_alertmanagers_discovered)", "")], "short", kind="stat", width=6, height=4,
+              [('max(prometheus_notifications_alertmanagers_discovered{job=~"$job"})', "")], "short", kind="stat", width=6, height=4,
               thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Targets", "Every scrape target of the selected jobs and whether its last scrape worked (1) or not (0).",
               [('up{job=~"$job"}', "")], "short", kind="table", width=24, height=8),
         Panel("Scrape duration by job", "Slowest target of each job; close to the 10 s timeout means lost scrapes.",
               [('max by (job) (scrape_duration_seconds{job=~"$job"})', "{{job}}")], "s"),
         Panel("Samples ingested", "Samples Prometheus appends to its database per second (alert PrometheusNotIngestingSamples).",
-              [("sum(rate(prometheus_tsdb_head_samples_appended_total[$__rate_interval]))", "samples/s")], "ops"),
+              [('sum(rate(prometheus_tsdb_head_samples_appended_total{job=~"$job"}[$__rate_interval]))', "samples/s")], "ops"),
         Panel("Rule group evaluation time", "How long each rule group's last evaluation took; above its interval, "
               "evaluations are missed (alert PrometheusMissingRuleEvaluations).",
-              [("max by (rule_group) (prometheus_rule_group_last_duration_seconds)", "{{rule_group}}")], "s"),
+              [('max by (rule_group) (prometheus_rule_group_last_duration_seconds{job=~"$job"})', "{{rule_group}}")], "s"),
         Panel("Notifications sent", "Notifications Alertmanager sends per second, by integration (alert AlertmanagerFailedToSendAlerts).",
-              [("sum by (integration) (rate(alertmanager_notifications_total[$__rate_interval]))", "{{integration}}")], "ops"),
+              [('sum by (integration) (rate(alertmanager_notifications_total{job=~"$job"}[$__rate_interval]))', "{{integration}}")], "ops"),
         Panel("Alerts received by Alertmanager", "Alerts Prometheus delivered to Alertmanager per second, by status.",
-              [("sum by (status) (rate(alertmanager_alerts_received_total[$__rate_interval]))", "{{status}}")], "ops"),
+              [('sum by (status) (rate(alertmanager_alerts_received_total{job=~"$job"}[$__rate_interval]))', "{{status}}")], "ops"),
         Panel("Series in memory", "Active series in Prometheus' head block: growth here is growth in cost.",
-              [("max(prometheus_tsdb_head_series)", "series")], "short"),
+              [('max(prometheus_tsdb_head_series{job=~"$job"})', "series")], "short"),
     ]
     return dashboard("stack-health", "Stack health",
                      "Is the monitoring itself working: targets, configuration, rules, alert delivery.",
