@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import PROFILES, ROOT
+from obsstack.rules import load_rules
 
 # config file (repo path) -> (compose service that mounts it, variable syntax it expands)
 ENV_REFERENCES = {
@@ -151,3 +152,23 @@ def test_dcgm_collects_what_the_gpu_rules_read():
                      for rule in group["rules"])
     used = set(re.findall(r"DCGM_(?:FI|EXP)_[A-Z_]+", exprs))
     assert used and used <= fields, f"rules read fields dcgm does not collect: {sorted(used - fields)}"
+
+
+def test_grafana_knows_which_prometheus_it_queries(project):
+    prometheus = next(s for s in yaml.safe_load((ROOT / "grafana/provisioning/datasources/datasources.yml").read_text())
+                      ["datasources"] if s["uid"] == "prometheus")
+    data = prometheus["jsonData"]
+    image_tag = project["services"]["prometheus"]["image"].rpartition(":v")[2]
+    assert data["prometheusType"] == "Prometheus" and data["prometheusVersion"] == image_tag
+    assert data["manageAlerts"] is False, "alert rules live in prometheus/rules/, not in Grafana"
+
+
+def test_traces_link_to_the_red_metrics_and_the_node_graph_is_on():
+    jaeger = next(s for s in yaml.safe_load((ROOT / "grafana/provisioning/datasources/datasources.yml").read_text())
+                  ["datasources"] if s["uid"] == "jaeger")
+    to_metrics = jaeger["jsonData"]["tracesToMetrics"]
+    assert to_metrics["datasourceUid"] == "prometheus" and jaeger["jsonData"]["nodeGraph"]["enabled"] is True
+    records = {rule.record for rule in load_rules(ROOT) if rule.record}
+    for query in to_metrics["queries"]:
+        names = set(re.findall(r"\b[a-z_]+:[a-z_:0-9]+\b", query["query"]))
+        assert names and names <= records, f"{query['name']}: {names - records} are not recording rules"
