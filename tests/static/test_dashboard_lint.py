@@ -71,6 +71,10 @@ def lint_units(dashboard: dict) -> list[str]:
         unit = panel["fieldConfig"]["defaults"].get("unit", "")
         if unit not in KNOWN_UNITS and not CUSTOM_UNIT.match(unit):
             problems.append(f"{panel['title']}: unit {unit!r} is not one Grafana knows")
+        if unit == "rps" and "read" not in panel["title"].lower():
+            problems.append(f"{panel['title']}: unit rps is reads/s in Grafana")
+        if unit == "short" and re.search(r"\)\s*\*\s*60\b", " ".join(t["expr"] for t in panel.get("targets", []))):
+            problems.append(f"{panel['title']}: a per-minute rate shown without a per-minute unit (opm, cpm)")
         if panel["type"] == "heatmap" and unit == panel.get("options", {}).get("yAxis", {}).get("unit"):
             problems.append(f"{panel['title']}: the heatmap's cell unit is its y axis' ({unit}): the tooltip lies")
         exprs = " ".join(t["expr"] for t in panel.get("targets", []))
@@ -136,6 +140,8 @@ BROKEN = [
     (lint_event_windows, a_panel("timeseries", "sum(increase(node_vmstat_oom_kill[$__rate_interval]))")),
     (lint_event_windows, a_panel("timeseries", "sum(increase(node_vmstat_oom_kill[$__interval]))")),
     (lint_units, a_panel("timeseries", "rate(x[5m])", unit="rows/s")),
+    (lint_units, a_panel("timeseries", "sum(rate(pg_stat_database_tup_fetched[5m]))", unit="rps")),
+    (lint_units, a_panel("timeseries", "sum(rate(pg_stat_database_deadlocks[5m])) * 60", unit="short")),
     (lint_units, a_panel("heatmap", "rate(b[5m])", unit="s", options={"yAxis": {"unit": "s"}})),
     (lint_states, a_panel("stat", "elasticsearch_cluster_health_status")),
     (lint_variables, a_panel("timeseries", "sum(rate(http_requests_total[5m]))")),  # $job offered, not used

@@ -36,6 +36,12 @@ class Panel:
 EVENT_MIN_INTERVAL = "1m"
 
 
+# Rates of things Grafana has no unit for ("rps" is reads/s): custom units, Grafana's "suffix:" form.
+ROWS_PER_SECOND = "suffix: rows/s"
+EVENTS_PER_SECOND = "suffix: events/s"
+DOCUMENTS_PER_SECOND = "suffix: docs/s"
+SPANS_PER_SECOND = "suffix: spans/s"
+
 # Words for the states a 0/1 series stands for (Grafana has no boolean unit).
 UP_DOWN = {0: ("down", "red"), 1: ("up", "green")}
 LOADED_FAILED = {0: ("failed", "red"), 1: ("loaded", "green")}

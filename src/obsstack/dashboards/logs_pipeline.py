@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, UP_DOWN, Panel, alert_threshold, dashboard
+from .builder import (
+    DOCUMENTS_PER_SECOND,
+    EVENTS_PER_SECOND,
+    RUNBOOKS,
+    UP_DOWN,
+    Panel,
+    alert_threshold,
+    dashboard,
+)
 from .selectors import JOB
 
 
@@ -28,11 +36,11 @@ def build() -> dict[str, Any]:
               thresholds=[(0.0, "red"), (1.0, "green")]),
         Panel("Filebeat output events", "Events Filebeat's output handled per second by outcome (alerts "
               "FilebeatOutputFailures, FilebeatEventsDropped).",
-              [(f"sum by (type) (rate(filebeat_libbeat_output_events{{{JOB}}}[$__rate_interval]))", "{{type}}")], "ops"),
+              [(f"sum by (type) (rate(filebeat_libbeat_output_events{{{JOB}}}[$__rate_interval]))", "{{type}}")], EVENTS_PER_SECOND),
         Panel("Logstash events", "Events in and out of each Logstash pipeline per second (alert LogstashEventsInButNotOut).",
               [(f"sum by (pipeline) (rate(logstash_stats_pipeline_events_in{{{JOB}}}[$__rate_interval]))", "in {{pipeline}}"),
                (f"sum by (pipeline) (rate(logstash_stats_pipeline_events_out{{{JOB}}}[$__rate_interval]))", "out {{pipeline}}")],
-              "ops"),
+              EVENTS_PER_SECOND),
         Panel("Logstash bulk errors", "Share of bulk requests to Elasticsearch that failed (alert LogstashOutputBulkErrors "
               "above 1%).",
               [(f"sum by (pipeline, plugin_id) (rate(logstash_stats_pipeline_plugin_bulk_requests_errors{{{JOB}}}[$__rate_interval])) "
@@ -45,7 +53,7 @@ def build() -> dict[str, Any]:
               "bytes"),
         Panel("Documents indexed", "Documents indexed per second into the logs data streams (alert ElasticsearchNoNewDocuments).",
               [(f'sum(rate(elasticsearch_index_stats_indexing_index_total{{{JOB}, index=~"\\\\.ds-logs-.+"}}[$__rate_interval]))',
-                "docs/s")], "ops"),
+                "docs/s")], DOCUMENTS_PER_SECOND),
         Panel("Elasticsearch heap", "JVM heap used / max per node (alert ElasticsearchHeapUsageHigh above 85%).",
               [(f'max by (name) (elasticsearch_jvm_memory_used_bytes{{{JOB}, area="heap"}} / '
                 f'(elasticsearch_jvm_memory_max_bytes{{{JOB}, area="heap"}} > 0))', "{{name}}")], "percentunit",

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, UP_DOWN, Panel, alert_threshold, dashboard, variable
+from .builder import (
+    ROWS_PER_SECOND,
+    RUNBOOKS,
+    UP_DOWN,
+    Panel,
+    alert_threshold,
+    dashboard,
+    variable,
+)
 from .selectors import JOB_INSTANCE, PG_DATABASES
 
 
@@ -41,14 +49,14 @@ def build() -> dict[str, Any]:
               thresholds=[(0.0, "red"), (alert_threshold("PostgresqlLowCacheHitRatio"), "green")]),
         Panel("Deadlocks", "Deadlocks per minute per database (alert PostgresqlDeadlocks above 5/min).",
               [(f"sum by (datname) (rate(pg_stat_database_deadlocks{{{PG_DATABASES}}}[$__rate_interval])) * 60", "{{datname}}")],
-              "short", thresholds=[(alert_threshold("PostgresqlDeadlocks"), "red")]),
+              "opm", thresholds=[(alert_threshold("PostgresqlDeadlocks"), "red")]),
         Panel("Database size", "On-disk size of each database.",
               [(f"sum by (datname) (pg_database_size_bytes{{{PG_DATABASES}}})", "{{datname}}")], "bytes"),
         Panel("Rows", "Rows fetched, inserted, updated and deleted per second, all databases.",
               [(f"sum(rate(pg_stat_database_tup_fetched{{{PG_DATABASES}}}[$__rate_interval]))", "fetched"),
                (f"sum(rate(pg_stat_database_tup_inserted{{{PG_DATABASES}}}[$__rate_interval]))", "inserted"),
                (f"sum(rate(pg_stat_database_tup_updated{{{PG_DATABASES}}}[$__rate_interval]))", "updated"),
-               (f"sum(rate(pg_stat_database_tup_deleted{{{PG_DATABASES}}}[$__rate_interval]))", "deleted")], "rps"),
+               (f"sum(rate(pg_stat_database_tup_deleted{{{PG_DATABASES}}}[$__rate_interval]))", "deleted")], ROWS_PER_SECOND),
     ]
     return dashboard("postgresql", "PostgreSQL", "PostgreSQL through postgres_exporter: availability, connections, "
                      "transactions, cache, deadlocks, size.", panels, ["observability-stack", "data-stores"],

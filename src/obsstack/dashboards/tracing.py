@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, Panel, alert_threshold, dashboard
+from .builder import RUNBOOKS, SPANS_PER_SECOND, Panel, alert_threshold, dashboard
 from .selectors import JOB
 
 
@@ -13,13 +13,13 @@ def build() -> dict[str, Any]:
               "above 1% refused).",
               [(f"sum by (receiver) (rate(otelcol_receiver_accepted_spans{{{JOB}}}[$__rate_interval]))", "accepted {{receiver}}"),
                (f"sum by (receiver) (rate(otelcol_receiver_refused_spans{{{JOB}}}[$__rate_interval]))", "refused {{receiver}}")],
-              "ops"),
+              SPANS_PER_SECOND),
         Panel("Spans exported", "Spans sent, failed and dropped at enqueue per second (alerts JaegerExportFailures, "
               "JaegerSpansDropped).",
               [(f"sum by (exporter) (rate(otelcol_exporter_sent_spans{{{JOB}}}[$__rate_interval]))", "sent {{exporter}}"),
                (f"sum by (exporter) (rate(otelcol_exporter_send_failed_spans{{{JOB}}}[$__rate_interval]))", "failed {{exporter}}"),
                (f"sum by (exporter) (rate(otelcol_exporter_enqueue_failed_spans{{{JOB}}}[$__rate_interval]))", "dropped {{exporter}}")],
-              "ops"),
+              SPANS_PER_SECOND),
         Panel("Exporter queue", "Sending queue use against capacity (alert JaegerExporterQueueNearlyFull above 80%).",
               [(f"max by (exporter) (otelcol_exporter_queue_size{{{JOB}}} / (otelcol_exporter_queue_capacity{{{JOB}}} > 0))",
                 "{{exporter}}")], "percentunit", thresholds=[(alert_threshold("JaegerExporterQueueNearlyFull"), "red")]),
