@@ -99,6 +99,8 @@ VARIABLE_EXCEPTIONS = {
     "postgresql/Up": ({"db"}, "the server is up or down, not a database"),
     "postgresql/Connections used": ({"db"}, "max_connections is per server"),
     "postgresql/Max connections": ({"db"}, "a server setting"),
+    "postgresql/Checkpoints": ({"db"}, "checkpoints are server-wide"),
+    "gpu/Exporter health": ({"gpu"}, "the exporter's own health, not a GPU's"),
     "overview/Databases up": ({"job"}, "the databases' exporters, not the services $job lists"),
     "overview/Host CPU and memory": ({"job"}, "hosts, not services"),
     "overview/GPU utilisation": ({"job"}, "GPUs, not services"),

@@ -61,6 +61,19 @@ def build() -> dict[str, Any]:
         Panel("Processes", "GPU memory of each process now.",
               [(f"sum by (container, process, gpu, GPU_I_ID, GPU_I_PROFILE) (gpu_process_memory_used_bytes{{{GPU_SERIES}}})", "")],
               "bytes", kind="table"),
+        Panel("Process SM utilisation", "Share of each GPU's streaming multiprocessors each process keeps busy: who "
+              "uses the GPU, not only how much memory it holds.",
+              [(f"gpu_process_sm_utilization_ratio{{{GPU_SERIES}}}", "GPU {{gpu}} pid {{pid}} {{process}}")], "percentunit"),
+        Panel("Memory-copy utilisation", "Share of time the GPU's memory controller was busy (reads and writes to "
+              "framebuffer): high with low SM utilisation means a memory-bound workload.",
+              [(f"gpu_memory_copy_utilization_ratio{{{GPU_SERIES}}}", "GPU {{gpu}}")], "percentunit", width=8),
+        Panel("Memory temperature", "HBM temperature per GPU (where NVML reports it); rising with the core is expected.",
+              [(f"gpu_memory_temperature_celsius{{{GPU_SERIES}}}", "GPU {{gpu}}")], "celsius", width=8),
+        Panel("Exporter health", "Our exporter: 1 when NVML answers (alert GpuExporterNvmlUnavailable), and how long a "
+              "collection takes; a few ms per GPU is normal.",
+              [(f"max by (instance) (gpu_exporter_up{{job=~\"$job\", host=~\"$host\"}})", "up {{instance}}"),
+               (f"max by (instance) (gpu_exporter_collection_duration_seconds{{job=~\"$job\", host=~\"$host\"}})",
+                "collection s {{instance}}")], "short", width=8),
     ]
     return dashboard("gpu", "GPUs", "Per-GPU utilisation, memory, temperature, power, clocks and errors from our GPU "
                      "exporter (and DCGM where the recording rules cover it), and GPU memory per container.", panels,

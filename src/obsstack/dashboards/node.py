@@ -74,6 +74,37 @@ def build() -> dict[str, Any]:
         Panel("OOM kills", "Processes the kernel OOM killer killed (alert NodeOomKillDetected on any).",
               [(f"sum by (instance) (increase(node_vmstat_oom_kill{{{JOB_INSTANCE}}}[$__interval]))", "{{instance}}")],
               "short", thresholds=[(1.0, "red")]),
+        Panel("Pressure stall", "Share of time some task waited for CPU, memory or IO (Linux PSI); near 0 is good, a "
+              "sustained rise means the host is short of that resource before it shows as utilisation.",
+              [(f"rate(node_pressure_cpu_waiting_seconds_total{{{JOB_INSTANCE}}}[$__rate_interval])", "CPU {{instance}}"),
+               (f"rate(node_pressure_memory_waiting_seconds_total{{{JOB_INSTANCE}}}[$__rate_interval])", "memory {{instance}}"),
+               (f"rate(node_pressure_io_waiting_seconds_total{{{JOB_INSTANCE}}}[$__rate_interval])", "IO {{instance}}")],
+              "percentunit", width=8),
+        Panel("CPU by mode", "CPU seconds per second by mode, all CPUs: user and system are work, iowait is waiting on "
+              "disks, steal is time the hypervisor gave to others (any steal means a noisy neighbour).",
+              [(f'sum by (instance, mode) (rate(node_cpu_seconds_total{{{JOB_INSTANCE}, mode!="idle"}}[$__rate_interval]))',
+                "{{instance}} {{mode}}")], "short", width=8),
+        Panel("Disk await", "Average time a read or a write waits and is served, per device; a few ms on SSD is good, "
+              "tens of ms under load means a saturated disk (alert NodeDiskIOSaturation).",
+              [(f"rate(node_disk_read_time_seconds_total{{{JOB_INSTANCE}}}[$__rate_interval]) / "
+                f"(rate(node_disk_reads_completed_total{{{JOB_INSTANCE}}}[$__rate_interval]) > 0)", "read {{instance}} {{device}}"),
+               (f"rate(node_disk_write_time_seconds_total{{{JOB_INSTANCE}}}[$__rate_interval]) / "
+                f"(rate(node_disk_writes_completed_total{{{JOB_INSTANCE}}}[$__rate_interval]) > 0)", "write {{instance}} {{device}}")],
+              "s", width=8),
+        Panel("Memory breakdown", "Where memory goes: applications (total - available), page cache, buffers, slab and "
+              "swap in use. Cache is given back on demand; growing swap use is not.",
+              [(f"node_memory_MemTotal_bytes{{{JOB_INSTANCE}}} - node_memory_MemAvailable_bytes{{{JOB_INSTANCE}}}", "used {{instance}}"),
+               (f"node_memory_Cached_bytes{{{JOB_INSTANCE}}}", "cache {{instance}}"),
+               (f"node_memory_Buffers_bytes{{{JOB_INSTANCE}}}", "buffers {{instance}}"),
+               (f"node_memory_Slab_bytes{{{JOB_INSTANCE}}}", "slab {{instance}}"),
+               (f"node_memory_SwapTotal_bytes{{{JOB_INSTANCE}}} - node_memory_SwapFree_bytes{{{JOB_INSTANCE}}}", "swap used {{instance}}")],
+              "bytes", width=8),
+        Panel("File descriptors", "Open file descriptors against the kernel's maximum; far below is good.",
+              [(f"node_filefd_allocated{{{JOB_INSTANCE}}} / node_filefd_maximum{{{JOB_INSTANCE}}}", "{{instance}}")],
+              "percentunit", width=8),
+        Panel("Conntrack table", "Tracked connections against the table's limit; a full table drops new connections.",
+              [(f"node_nf_conntrack_entries{{{JOB_INSTANCE}}} / node_nf_conntrack_entries_limit{{{JOB_INSTANCE}}}", "{{instance}}")],
+              "percentunit", width=8),
     ]
     return dashboard("node", "Host", "The Docker host seen by node-exporter: CPU, memory, filesystems, disks, network.",
                      panels, ["observability-stack", "infrastructure"], [("Runbooks", RUNBOOKS)],

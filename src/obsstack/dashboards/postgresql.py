@@ -57,6 +57,22 @@ def build() -> dict[str, Any]:
                (f"sum(rate(pg_stat_database_tup_inserted{{{PG_DATABASES}}}[$__rate_interval]))", "inserted"),
                (f"sum(rate(pg_stat_database_tup_updated{{{PG_DATABASES}}}[$__rate_interval]))", "updated"),
                (f"sum(rate(pg_stat_database_tup_deleted{{{PG_DATABASES}}}[$__rate_interval]))", "deleted")], ROWS_PER_SECOND),
+        Panel("Locks by mode", "Locks held per mode and database; a growing count of exclusive locks means waiting "
+              "queries (look for Longest transaction).",
+              [(f"sum by (datname, mode) (pg_locks_count{{{PG_DATABASES}}})", "{{datname}} {{mode}}")], "short"),
+        Panel("Idle in transaction", "Client sessions idle inside an open transaction: they hold locks and block vacuum; "
+              "0 is good.",
+              [(f'sum by (instance) (pg_stat_activity_count{{{PG_DATABASES}, state=~"idle in transaction.*"}})', "{{instance}}")],
+              "short", thresholds=[(1.0, "orange")]),
+        Panel("Temporary files", "Bytes written to temporary files per second (sorts and hashes larger than work_mem); "
+              "steady writes mean work_mem is too small for the queries.",
+              [(f"sum by (datname) (rate(pg_stat_database_temp_bytes{{{PG_DATABASES}}}[$__rate_interval]))", "{{datname}}")],
+              "Bps"),
+        Panel("Checkpoints", "Checkpoints per minute, timed (by checkpoint_timeout, good) and requested (the WAL "
+              "filled first: raise max_wal_size if these are frequent).",
+              [(f"rate(pg_stat_bgwriter_checkpoints_timed_total{{{JOB_INSTANCE}}}[$__rate_interval]) * 60", "timed/min {{instance}}"),
+               (f"rate(pg_stat_bgwriter_checkpoints_req_total{{{JOB_INSTANCE}}}[$__rate_interval]) * 60", "requested/min {{instance}}")],
+              "opm"),
     ]
     return dashboard("postgresql", "PostgreSQL", "PostgreSQL through postgres_exporter: availability, connections, "
                      "transactions, cache, deadlocks, size.", panels, ["observability-stack", "data-stores"],

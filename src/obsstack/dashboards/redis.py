@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, UP_DOWN, Panel, dashboard, variable
+from .builder import alert_threshold, RUNBOOKS, UP_DOWN, Panel, dashboard, variable
 from .selectors import JOB_INSTANCE
 
 
@@ -42,6 +42,24 @@ def build() -> dict[str, Any]:
               [(f"sum by (instance) (rate(redis_net_input_bytes_total{{{JOB_INSTANCE}}}[$__rate_interval]))", "in {{instance}}"),
                (f"sum by (instance) (rate(redis_net_output_bytes_total{{{JOB_INSTANCE}}}[$__rate_interval]))", "out {{instance}}")],
               "Bps"),
+        Panel("Latency per command", "Average time Redis spends executing each command type (its own time, not the "
+              "network's); microseconds are normal, milliseconds mean slow commands (KEYS, big ranges).",
+              [(f"sum by (cmd) (rate(redis_commands_duration_seconds_total{{{JOB_INSTANCE}}}[$__rate_interval])) / "
+                f"(sum by (cmd) (rate(redis_commands_total{{{JOB_INSTANCE}}}[$__rate_interval])) > 0)", "{{cmd}}")], "s"),
+        Panel("Clients of maxclients", "Connected clients as a share of maxclients (alert RedisTooManyClients); new "
+              "connections are refused at 100%.",
+              [(f"sum by (instance) (redis_connected_clients{{{JOB_INSTANCE}}}) / on (instance) "
+                f"max by (instance) (redis_config_maxclients{{{JOB_INSTANCE}}})", "{{instance}}")], "percentunit",
+              thresholds=[(alert_threshold("RedisTooManyClients"), "red")]),
+        Panel("Memory fragmentation", "RSS over the memory Redis uses: about 1 to 1.5 is healthy; above, memory is lost "
+              "to fragmentation (activedefrag); below 1, Redis is swapping.",
+              [(f"redis_mem_fragmentation_ratio{{{JOB_INSTANCE}}}", "{{instance}}")], "short", width=8),
+        Panel("Persistence", "Changes since the last RDB save, and whether that save worked (alert RedisPersistenceFailed).",
+              [(f"redis_rdb_changes_since_last_save{{{JOB_INSTANCE}}}", "changes {{instance}}"),
+               (f"redis_rdb_last_bgsave_status{{{JOB_INSTANCE}}}", "last save ok {{instance}}")], "short", width=8),
+        Panel("Replication", "Replicas connected to this instance and the master's replication offset (alerts "
+              "RedisMasterLinkDown, RedisReplicationBroken); 0 replicas is normal without replication.",
+              [(f"redis_connected_slaves{{{JOB_INSTANCE}}}", "replicas {{instance}}")], "short", width=8),
     ]
     return dashboard("redis", "Redis", "Redis through redis_exporter: availability, memory against maxmemory, clients, "
                      "commands, hit ratio, evictions.", panels, ["observability-stack", "data-stores"],
