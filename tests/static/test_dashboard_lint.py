@@ -14,7 +14,7 @@ DASHBOARDS = sorted((ROOT / "grafana/dashboards").rglob("*.json"))
 # stack may use) and its custom-unit forms (prefix:, suffix:, si:, count:, ...).
 KNOWN_UNITS = {"none", "short", "percent", "percentunit", "bytes", "decbytes", "bits", "Bps", "bps", "pps", "s", "ms",
                "µs", "ns", "m", "h", "d", "dtdurations", "hertz", "celsius", "watt", "joule", "cps", "ops", "reqps",
-               "rps", "wps", "iops", "cpm", "opm", "rpm", "wpm", "locale", "dateTimeAsIso", "dateTimeFromNow"}
+               "rps", "wps", "iops", "cpm", "opm", "rpm", "wpm", "kwatth", "watth", "locale", "dateTimeAsIso", "dateTimeFromNow"}
 CUSTOM_UNIT = re.compile(r"^(prefix|suffix|si|count|currency|time):.+")
 EVENT_COUNT = re.compile(r"\b(increase|changes)\([^()]*\[([^\]]+)\]")
 

@@ -84,8 +84,8 @@ def test_dashboard_lint(path):
         for target in panel["targets"]:
             assert target["datasource"]["uid"] in {"${datasource}"} | PROVISIONED_UIDS, where
             for match in re.finditer(r"\b(rate|irate|increase)\(([^()]*)\)", target["expr"]):
-                if match[1] == "increase" and "[$__interval]" in match[2]:
-                    continue  # events counted per step (test_dashboard_lint.py: lint_event_windows)
+                if match[1] == "increase" and ("[$__interval]" in match[2] or "[$__range]" in match[2]):
+                    continue  # events per step (test_dashboard_lint.py: lint_event_windows), or a total over the range
                 assert "$__rate_interval" in match[2] or ":" in match[2].split("[")[0], \
                     f"{where}: {match[1]}() without $__rate_interval"
 

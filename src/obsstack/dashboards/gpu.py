@@ -29,10 +29,13 @@ def build() -> dict[str, Any]:
         Panel("Power", "Board power draw and enforced power limit.",
               [(f"gpu_power_usage_watts{{{GPU_SERIES}}} or DCGM_FI_DEV_POWER_USAGE{{{GPU_SERIES}}}", "GPU {{gpu}} {{instance}}"),
                (f"gpu_power_limit_watts{{{GPU_SERIES}}}", "limit GPU {{gpu}}")], "watt", width=8),
-        Panel("Energy rate", "Average power from the energy counter (joules per second).",
-              [(f"rate(gpu_energy_joules_total{{{GPU_SERIES}}}[$__rate_interval]) or "
-                f"rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{GPU_SERIES}}}[$__rate_interval]) / 1000", "GPU {{gpu}} {{instance}}")],
-              "watt", width=8),
+        Panel("Energy used", "Energy each GPU drew over the dashboard's time range, from its energy counter "
+              "(joules; dcgm's in millijoules), in kilowatt-hours: what the work cost, which the power graph "
+              "only shows as a rate.",
+              [(f"(increase(gpu_energy_joules_total{{{GPU_SERIES}}}[$__range]) or "
+                f"increase(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{GPU_SERIES}}}[$__range]) / 1000) / 3.6e6",
+                "GPU {{gpu}} {{instance}}")],
+              "kwatth", kind="stat", width=8),
         Panel("Clocks", "SM and memory clocks.",
               [(f"gpu_sm_clock_hertz{{{GPU_SERIES}}} or DCGM_FI_DEV_SM_CLOCK{{{GPU_SERIES}}} * 1e6", "SM GPU {{gpu}}"),
                (f"gpu_memory_clock_hertz{{{GPU_SERIES}}} or DCGM_FI_DEV_MEM_CLOCK{{{GPU_SERIES}}} * 1e6", "memory GPU {{gpu}}")],
