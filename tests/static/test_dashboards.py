@@ -140,6 +140,8 @@ def test_grafana_provisions_the_dashboard_folders():
 
 # Metrics some panel reads that no alert or recording rule reads, with the exporter that exposes them.
 DASHBOARD_ONLY_METRICS = {
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": "dcgm-exporter profiling counters (dcgm/counters-profiling.csv, opt-in)",
+    "DCGM_FI_PROF_DRAM_ACTIVE": "dcgm-exporter profiling counters (dcgm/counters-profiling.csv, opt-in)",
     "logstash_stats_pipeline_dead_letter_queue_max_size_in_bytes": "logstash-exporter (pipeline dead_letter_queue stats)",
     "logstash_stats_pipeline_dead_letter_queue_expired_events": "logstash-exporter (pipeline dead_letter_queue stats)",
     "container_cpu_usage_seconds_total": "cAdvisor (cpu metrics)",

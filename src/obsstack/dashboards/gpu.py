@@ -77,6 +77,12 @@ def build() -> dict[str, Any]:
               [(f"max by (instance) (gpu_exporter_up{{job=~\"$job\", host=~\"$host\"}})", "up {{instance}}"),
                (f"max by (instance) (gpu_exporter_collection_duration_seconds{{job=~\"$job\", host=~\"$host\"}})",
                 "collection s {{instance}}")], "short", width=8),
+        Panel("Tensor core activity", "Share of cycles the tensor (HMMA) pipes and the memory interface were busy, "
+              "per GPU, from dcgm-exporter's profiling counters: high tensor activity is a training or inference "
+              "job using the GPU well. Empty unless the opt-in dcgm/counters-profiling.csv is enabled (it needs "
+              "CAP_SYS_ADMIN; the README's GPU section says how).",
+              [(f"DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{{{GPU_SERIES}}}", "tensor GPU {{gpu}}"),
+               (f"DCGM_FI_PROF_DRAM_ACTIVE{{{GPU_SERIES}}}", "memory GPU {{gpu}}")], "percentunit"),
     ]
     return dashboard("gpu", "GPUs", "Per-GPU utilisation, memory, temperature, power, clocks and errors from our GPU "
                      "exporter (and DCGM where the recording rules cover it), and GPU memory per container.", panels,
