@@ -170,6 +170,14 @@ def set_faults(native: NativeRun, **settings: float) -> None:
     assert response.status_code == 200, response.text
 
 
+def firing_alerts_panel_rows(native: NativeRun) -> list[dict[str, str]]:
+    """The rows the Overview's Firing alerts table shows now: its own query, run by the real Prometheus."""
+    overview = json.loads((ROOT / "grafana/dashboards/Overview/overview.json").read_text())
+    [panel] = [p for p in overview["panels"] if p["title"] == "Firing alerts"]
+    expr = substitute_variables(panel["targets"][0]["expr"])
+    return [series["metric"] for series in poll_api(native, "query", {"query": expr})]
+
+
 def test_faults_are_detected_delivered_and_resolved(native):
     wanted = {
         "RedisDown": {"severity": "critical", "job": "redis"},
@@ -183,6 +191,10 @@ def test_faults_are_detected_delivered_and_resolved(native):
         assert proc.returncode == 0, proc.stderr
     set_faults(native, error_ratio=0.5)
     fired = wait_for(native, injected, "firing", wanted)
+    listed = firing_alerts_panel_rows(native)
+    assert all(any(wanted[name].items() <= row.items() for row in listed if row["alertname"] == name)
+               for name in wanted), f"the Overview's Firing alerts lists {listed}, not each of {wanted}"
+    assert "Watchdog" not in {row["alertname"] for row in listed}, "the always-firing Watchdog is listed"
 
     recovered = time.time()
     for component in ("redis", "postgres", "node_exporter"):

@@ -212,3 +212,26 @@ def test_panel_thresholds_are_the_alert_thresholds():
                 elif value not in numbers and not (0 < value < 0.01 and 0.0 in numbers):
                     wrong.append(f"{key}: threshold {value} is in none of {named} (numbers {sorted(numbers)})")
     assert not wrong, "\n".join(wrong)
+
+
+def test_alert_name_links_open_each_alerts_runbook():
+    """A table cell link built from an alert's name (${__value.raw} in the alertname column) must give,
+    for every alert, the runbook_url its rule carries: renaming the runbooks' folder or base URL in
+    one place only fails here."""
+    rules = {rule.alert: rule.spec.get("annotations", {}).get("runbook_url") for rule in load_alerts(ROOT)}
+    checked, wrong = 0, []
+    for path in DASHBOARDS:
+        dashboard = load(path)
+        for panel in panels(dashboard):
+            for override in panel.get("fieldConfig", {}).get("overrides", []):
+                if override["matcher"] != {"id": "byName", "options": "alertname"}:
+                    continue
+                for prop in override["properties"]:
+                    for link in prop["value"] if prop["id"] == "links" else []:
+                        checked += 1
+                        wrong += [f"{dashboard['uid']}/{panel['title']}: {alert} links to "
+                                  f"{link['url'].replace('${__value.raw}', alert)}, its rule to {runbook}"
+                                  for alert, runbook in rules.items()
+                                  if runbook and link["url"].replace("${__value.raw}", alert) != runbook]
+    assert checked, "no dashboard links an alert's name to its runbook (the Overview's Firing alerts should)"
+    assert not wrong, "\n".join(wrong[:10])

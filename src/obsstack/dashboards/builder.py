@@ -28,6 +28,12 @@ class Panel:
     mappings: dict[float, tuple[str, str]] = field(default_factory=dict)
     # A heatmap's cells are counts (rates) of the y axis' unit: their own unit for the tooltip.
     cell_unit: str = "reqps"
+    # A table's label columns left out (besides Time), e.g. a label every row has the same value of.
+    hidden_columns: tuple[str, ...] = ()
+    # Table columns whose cells link somewhere: {column: (link title, URL)}, ${__value.raw} the cell's text.
+    column_links: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # A table's rows ordered by this column, ascending.
+    sort_by: str = ""
 
 
 # Rare events (restarts, OOM kills, ECC and Xid errors) are counted per step with increase/changes over
@@ -98,8 +104,16 @@ def panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         for target in body["targets"]:
             target["format"] = "table"
         body["options"] = {"showHeader": True, "cellHeight": "sm"}
+        if panel.sort_by:
+            body["options"]["sortBy"] = [{"displayName": panel.sort_by, "desc": False}]
+        body["fieldConfig"]["overrides"] = [
+            {"matcher": {"id": "byName", "options": column},
+             "properties": [{"id": "links", "value": [{"title": title, "url": url,
+                                                       "targetBlank": url.startswith("http")}]}]}
+            for column, (title, url) in panel.column_links.items()]
+        hidden = {"Time": True} | {column: True for column in panel.hidden_columns}
         body["transformations"] = [{"id": "merge", "options": {}},
-                                   {"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": {
+                                   {"id": "organize", "options": {"excludeByName": hidden, "renameByName": {
                                        "Value" if len(panel.exprs) == 1 else f"Value #{chr(ord('A') + i)}":
                                        (legend or panel.title) for i, (_, legend) in enumerate(panel.exprs)}}}]
         if panel.thresholds:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import RUNBOOKS, UP_DOWN, Panel, alert_threshold, dashboard
+from .builder import RUNBOOKS, UP_DOWN, Panel, alert_threshold, dashboard, firing
 
 
 def build() -> dict[str, Any]:
@@ -20,6 +20,11 @@ def build() -> dict[str, Any]:
         Panel("Databases up", "1 when the exporters reach PostgreSQL and Redis (alerts PostgresqlDown, RedisDown).",
               [("min(pg_up)", "PostgreSQL"), ("min(redis_up)", "Redis")], "none", mappings=UP_DOWN, kind="stat", width=6, height=4,
               thresholds=[(0.0, "red"), (1.0, "green")]),
+        Panel("Firing alerts", "Every alert firing now, critical first; the alert's name opens its runbook. As "
+              "Prometheus evaluates them: Alertmanager's silences and inhibitions are not applied here (its UI shows them).",
+              [(firing('job=~"$job"'), "firing")], "short", kind="table", width=24, height=8,
+              hidden_columns=("__name__", "alertstate", "Value"), sort_by="severity",
+              column_links={"alertname": ("Runbook", RUNBOOKS + "${__value.raw}.md")}),
         Panel("Targets up by job", "Share of each job's targets that answered their last scrape.",
               [('sum by (job) (up{job=~"$job"}) / count by (job) (up{job=~"$job"})', "")], "percentunit", kind="table", width=8, height=8),
         Panel("Request rate by job", "HTTP requests per second of every instrumented service.",
