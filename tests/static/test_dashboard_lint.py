@@ -100,6 +100,7 @@ VARIABLE_EXCEPTIONS = {
     "postgresql/Connections used": ({"db"}, "max_connections is per server"),
     "postgresql/Max connections": ({"db"}, "a server setting"),
     "postgresql/Checkpoints": ({"db"}, "checkpoints are server-wide"),
+    "postgresql/Background writer halts": ({"db"}, "the background writer is server-wide"),
     "gpu/Exporter health": ({"gpu"}, "the exporter's own health, not a GPU's"),
     "overview/Databases up": ({"job"}, "the databases' exporters, not the services $job lists"),
     "overview/Host CPU and memory": ({"job"}, "hosts, not services"),

@@ -73,6 +73,11 @@ def build() -> dict[str, Any]:
               [(f"rate(pg_stat_bgwriter_checkpoints_timed_total{{{JOB_INSTANCE}}}[$__rate_interval]) * 60", "timed/min {{instance}}"),
                (f"rate(pg_stat_bgwriter_checkpoints_req_total{{{JOB_INSTANCE}}}[$__rate_interval]) * 60", "requested/min {{instance}}")],
               "opm"),
+        Panel("Background writer halts", "Times per minute the background writer stopped a cleaning round because it "
+              "had written bgwriter_lru_maxpages buffers; 0 is good. Steadily above 0, backends write dirty buffers "
+              "themselves: raise bgwriter_lru_maxpages.",
+              [(f"rate(pg_stat_bgwriter_maxwritten_clean_total{{{JOB_INSTANCE}}}[$__rate_interval]) * 60", "{{instance}}")],
+              "opm"),
     ]
     return dashboard("postgresql", "PostgreSQL", "PostgreSQL through postgres_exporter: availability, connections, "
                      "transactions, cache, deadlocks, size.", panels, ["observability-stack", "data-stores"],
