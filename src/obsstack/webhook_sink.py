@@ -16,6 +16,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .net import reply_json
+
 LOG = logging.getLogger("webhook_sink")
 
 
@@ -39,12 +41,7 @@ def make_handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
             LOG.debug(format, *args)
 
         def reply(self, status: int, payload: object) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply_json(self, status, payload)
 
         def do_GET(self) -> None:  # noqa: N802
             if self.path == "/healthz":

@@ -24,6 +24,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from obsstack.net import reply_json
+
 SCRIPT = ROOT / "elasticsearch/setup/entrypoint.sh"
 SETUP_PASSWORD = "setup-test-password"
 PRIVILEGES = yaml.safe_load((ROOT / "tests/fixtures/elasticsearch/privileges.yml").read_text())
@@ -93,12 +95,7 @@ class FakeElastic(BaseHTTPRequestHandler):
         return None
 
     def _reply(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, payload)
 
     do_GET = do_PUT = do_POST = _handle
 
