@@ -31,11 +31,26 @@ def env_float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
+def env_secret(name: str) -> str | None:
+    """NAME's value, or the content of the file NAME_FILE names (a Compose secret or config): a
+    secret read from a file shows in neither `docker inspect` nor any process's command line."""
+    path = os.environ.get(f"{name}_FILE")
+    if not path:
+        return os.environ.get(name)
+    try:
+        with open(path, encoding="utf-8") as secret:
+            return secret.read().strip()
+    except OSError as error:
+        raise SystemExit(f"demo-app: {name}_FILE={path}: {error.strerror}; mount the secret there or unset {name}_FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="demo-app", description=__doc__)
     parser.add_argument("--listen", default=os.environ.get("DEMO_LISTEN", "0.0.0.0:8000"), help="env DEMO_LISTEN")
-    parser.add_argument("--redis-url", default=os.environ.get("DEMO_REDIS_URL"), help="job queue; env DEMO_REDIS_URL (default: in memory)")
-    parser.add_argument("--postgres-dsn", default=os.environ.get("DEMO_POSTGRES_DSN"), help="job results; env DEMO_POSTGRES_DSN")
+    parser.add_argument("--redis-url", default=env_secret("DEMO_REDIS_URL"),
+                        help="job queue; env DEMO_REDIS_URL or DEMO_REDIS_URL_FILE (default: in memory)")
+    parser.add_argument("--postgres-dsn", default=env_secret("DEMO_POSTGRES_DSN"),
+                        help="job results; env DEMO_POSTGRES_DSN or DEMO_POSTGRES_DSN_FILE")
     parser.add_argument("--otlp-endpoint", default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
                         help="OTLP/HTTP base URL, e.g. http://jaeger:4318; env OTEL_EXPORTER_OTLP_ENDPOINT")
     parser.add_argument("--load-rps", type=float, default=env_float("DEMO_LOAD_RPS", 5.0),

@@ -97,6 +97,22 @@ def test_endpoints_are_secured(native):
     assert requests.get(f"{native.url('prometheus')}/-/ready", auth=native.auth("prometheus"), timeout=5).status_code == 200
 
 
+def test_no_secret_on_any_command_line(native):
+    """`ps` shows every process's command line to every user: no password of the run may be there."""
+    secrets = {native.auth(name)[1] for name, c in native.endpoints["components"].items() if "auth" in c}
+    assert len(secrets) == 4, "prometheus, alertmanager, postgres and redis each have a password"
+    command_lines = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command_lines[cmdline.parent.name] = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+    ours = [c["pid"] for c in native.endpoints["components"].values()]
+    assert all(str(pid) in command_lines for pid in ours), "every component's process was read"
+    leaks = {pid: line for pid, line in command_lines.items() for secret in secrets if secret in line}
+    assert not leaks, f"secrets on command lines: {sorted(leaks)}"
+
+
 def test_smoke_test_passes_on_the_native_stack(native):
     proc = subprocess.run([sys.executable, "-m", "obsstack", "smoke", "--endpoints",
                            str(native.state / "endpoints.json"), "--json", "--wait", "60"],
@@ -376,3 +392,19 @@ def test_zz_down_stops_everything_and_leaves_no_process(native):
             Path(f"/proc/{entry['pid']}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", name
     status = cli("status", state=native.state)
     assert status.returncode == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as nobody; other users run it as themselves")
+def test_postgres_as_nobody_reads_a_toolchain_under_a_private_folder(tool, tmp_path):
+    """`make test` as root in a checkout under /root (0700): nobody must still reach .tools/."""
+    from obsstack.native.components.postgres import unprivileged
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    postgres = Path(tool("postgres"))
+    (private / "bin").symlink_to(postgres.parent)
+    argv = [str(private / "bin" / postgres.name), "--version"]
+    plain = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv],
+                           capture_output=True, text=True, check=False)
+    assert plain.returncode != 0, "without the capability nobody cannot pass a 0700 folder (else this test proves nothing)"
+    proc = subprocess.run(unprivileged(argv), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "PostgreSQL" in proc.stdout, proc.stderr

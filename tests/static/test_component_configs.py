@@ -94,7 +94,8 @@ def test_filebeat_ships_to_the_logstash_beats_input(project):
     assert config["output.logstash"]["hosts"] == ["logstash:5044"]
     assert "port => 5044" in (ROOT / "logstash/pipeline/logstash.conf").read_text()
     inputs = config["filebeat.inputs"]
-    assert all(i["type"] == "filestream" and i.get("id") for i in inputs), "Filebeat 9 needs filestream inputs with ids"
+    assert [i.get("id") for i in inputs] == ["docker-stdout", "docker-stderr"]
+    assert all(i["type"] == "filestream" for i in inputs), "Filebeat 9 needs filestream inputs with ids"
     mounts = {v["target"] for v in project["services"]["filebeat"]["volumes"]}
     assert "/var/lib/docker/containers" in mounts
     assert config["http"]["port"] == 5066 and "5066" in str(project["services"]["filebeat"]["healthcheck"]["test"])

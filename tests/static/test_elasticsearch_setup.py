@@ -68,6 +68,15 @@ class FakeElastic(BaseHTTPRequestHandler):
         if "@" in raw and re.search(r"@[A-Z_]+@", raw):
             return 400, {"error": {"reason": f"placeholder left in body: {raw[:80]}"}}
         if path.startswith("/_security/role/"):
+            if not isinstance(body, dict):
+                return 400, {"error": {"reason": "request body is required"}}
+            for field in set(body) - set(PRIVILEGES["role_fields"]):
+                return 400, {"error": {"reason": f"failed to parse role [{path.split('/')[3]}]. unexpected field [{field}]"}}
+            for group in body.get("indices", []):
+                for field in set(group) - set(PRIVILEGES["index_fields"]):
+                    return 400, {"error": {"reason": f"failed to parse indices privileges. unexpected field [{field}]"}}
+                if not group.get("names") or not group.get("privileges"):
+                    return 400, {"error": {"reason": "failed to parse indices privileges: missing [names] or [privileges]"}}
             for privilege in body.get("cluster", []):
                 if privilege not in PRIVILEGES["cluster"]:
                     return 400, {"error": {"reason": f"unknown cluster privilege [{privilege}]"}}
@@ -76,8 +85,16 @@ class FakeElastic(BaseHTTPRequestHandler):
                     if privilege not in PRIVILEGES["indices"]:
                         return 400, {"error": {"reason": f"unknown index privilege [{privilege}]"}}
         if path.startswith("/_security/user/") and path.endswith("/_password"):
+            if set(body) - {"password", "password_hash"} or len(body.get("password", "")) < 6:
+                return 400, {"error": {"reason": f"invalid change-password body: {sorted(body)}"}}
             self.passwords[path.split("/")[3]] = body["password"]
         elif path.startswith("/_security/user/"):
+            unknown = set(body) - set(PRIVILEGES["user_fields"])
+            if unknown:
+                return 400, {"error": {"reason": f"unexpected field [{sorted(unknown)[0]}]"}}
+            # Elasticsearch: "Validation Failed: ... roles are missing" and passwords of 6 characters at least.
+            if "roles" not in body or len(body.get("password", "")) < 6:
+                return 400, {"error": {"reason": "Validation Failed: roles are missing or password too short"}}
             self.passwords[path.split("/")[3]] = body["password"]
         if path.startswith("/_index_template/"):
             retention = body["template"].get("lifecycle", {}).get("data_retention", "")
@@ -186,6 +203,17 @@ def test_a_privilege_elasticsearch_lacks_fails_the_job(api, tmp_path):
     proc = run_script(api, root=copy)
     assert proc.returncode == 1
     assert "unknown index privilege [create_document]" in proc.stderr
+
+
+def test_a_role_field_elasticsearch_lacks_fails_the_job(api, tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "elasticsearch", copy / "elasticsearch")
+    shutil.copytree(ROOT / "kibana", copy / "kibana")
+    role = copy / "elasticsearch/setup/roles/grafana_reader.json"
+    role.write_text(role.read_text().replace('"indices"', '"index_patterns"', 1))
+    proc = run_script(api, root=copy)
+    assert proc.returncode == 1
+    assert "unexpected field [index_patterns]" in proc.stderr
 
 
 def test_without_the_setup_password_it_stops_at_once(api):

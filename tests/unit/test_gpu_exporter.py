@@ -27,7 +27,6 @@ from gpu_exporter.xid import XidWatcher
 from obsstack.net import free_port
 
 GOLDEN = ROOT / "tests" / "fixtures" / "gpu" / "two_gpus.prom"
-PROMTOOL = ROOT / ".tools" / "bin" / "promtool"
 T0 = 1_700_000_000.0
 
 
@@ -70,6 +69,17 @@ class FakeNvml:
                                      "device": self.sim.nvmlDeviceGetHandleByIndex(index)})()
         time.sleep(0.01)
         raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+
+
+def poll(read, done, message: str, timeout: float = 5.0):
+    """read() until done(value), or fail with MESSAGE after TIMEOUT seconds: no sleep-and-hope."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, message
+        time.sleep(0.01)
 
 
 def make(nvml=None, **config) -> Exporter:
@@ -260,14 +270,14 @@ def test_a_destroyed_gpu_instance_disappears_next_scrape():
     nvml.sim._mig[0].pop()                       # nvidia-smi mig -dgi: no driver reload, no new session
     text = scrape(exporter)
     assert [s for s in series(text, "gpu_memory_used_bytes") if "GPU_I_ID" in s and 'GPU_I_ID="2"' in s] == []
-    assert all('GPU_I_ID="1"' in s for s in series(text, "gpu_process_memory_used_bytes"))
+    processes = series(text, "gpu_process_memory_used_bytes")
+    assert processes and all('GPU_I_ID="1"' in s for s in processes), "the remaining instance's processes, only"
 
 
-def test_mig_output_is_promtool_clean():
-    if not PROMTOOL.exists():
-        pytest.skip("promtool not installed (.tools/bin/promtool); `make test` installs it")
+def test_mig_output_is_promtool_clean(tool):
+    promtool = tool("promtool")  # under CI=true a missing toolchain fails, never skips
     text = scrape(make(FakeNvml(count=2, processes=8, mig={1: ["3g.40gb", "1g.10gb"]})))
-    result = subprocess.run([str(PROMTOOL), "check", "metrics"], input=text, capture_output=True, text=True)
+    result = subprocess.run([str(promtool), "check", "metrics"], input=text, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
 
 
@@ -322,9 +332,8 @@ def test_hung_nvml_call_answers_within_deadline_then_fails_fast():
     assert time.monotonic() - start < 0.1, "later scrapes fail fast while the call hangs"
     assert 'gpu_exporter_up{reason="Timeout"} 0.0' in text
     nvml.hang.set()
-    time.sleep(0.05)
-    text = scrape(exporter, refresh=False)
-    assert 'gpu_exporter_up{reason=""} 1.0' in text
+    text = poll(lambda: scrape(exporter, refresh=False), lambda t: 'gpu_exporter_up{reason=""} 1.0' in t,
+                "the exporter never recovered once the hung call returned")
     assert 'gpu_exporter_errors_total{reason="Timeout"} 1.0' in text, "the counter never goes back"
 
 
@@ -344,11 +353,12 @@ def test_interval_mode_collects_in_the_background():
     exporter = make(nvml, interval=0.05)
     exporter.start()
     try:
-        time.sleep(0.3)
+        poll(lambda: nvml.calls.get("nvmlDeviceGetPowerUsage", 0), lambda calls: calls >= 4,
+             "the background worker did not collect twice (2 GPUs each) on its own")
         text = scrape(exporter, refresh=False)
     finally:
         exporter.close()
-    assert 'gpu_exporter_up{reason=""} 1.0' in text and nvml.calls["nvmlDeviceGetPowerUsage"] >= 4
+    assert 'gpu_exporter_up{reason=""} 1.0' in text
 
 
 def test_self_metrics():
@@ -405,17 +415,15 @@ def test_xid_events_are_counted():
     nvml = FakeNvml()
     nvml.events = [(1, 79), (1, 79), (0, 13)]
     watcher = XidWatcher(nvml, wait_ms=10)
-    watcher.start()
-    try:
-        deadline = time.monotonic() + 5
-        while nvml.events and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.05)
-    finally:
-        watcher.stop()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(watcher)
-    text = generate_latest(registry).decode()
+    watcher.start()
+    try:
+        # Every event counted, not just taken off the queue: the last increment is what is awaited.
+        text = poll(lambda: generate_latest(registry).decode(), lambda t: 'xid="13"} 1.0' in t and 'xid="79"} 2.0' in t,
+                    "the watcher did not count the three Xid events")
+    finally:
+        watcher.stop()
     assert 'gpu_xid_errors_total{UUID="GPU-51510001-0000-4000-8000-000000000001",gpu="1",xid="79"} 2.0' in text
     assert 'xid="13"} 1.0' in text
     assert nvml.calls["nvmlShutdown"] == 1 and nvml.calls["nvmlEventSetFree"] == 1
@@ -435,10 +443,9 @@ def test_golden_two_gpus():
     assert golden_text() == GOLDEN.read_text()
 
 
-def test_golden_output_is_promtool_clean():
-    if not PROMTOOL.exists():
-        pytest.skip("promtool not installed (.tools/bin/promtool); `make test` installs it")
-    result = subprocess.run([str(PROMTOOL), "check", "metrics"], input=golden_text(), capture_output=True, text=True)
+def test_golden_output_is_promtool_clean(tool):
+    promtool = tool("promtool")  # under CI=true a missing toolchain fails, never skips
+    result = subprocess.run([str(promtool), "check", "metrics"], input=golden_text(), capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
 
 
@@ -460,10 +467,9 @@ def test_the_simulated_gpus_export_what_a_real_h100_does():
     assert label_sets(real) - {k for k in label_sets(real) if k[0] == "gpu_xid_errors_total"} <= label_sets(simulated)
 
 
-def test_the_real_h100_exposition_is_promtool_clean():
-    if not PROMTOOL.exists():
-        pytest.skip("promtool not installed (.tools/bin/promtool); `make test` installs it")
-    result = subprocess.run([str(PROMTOOL), "check", "metrics"], input=REAL_H100.read_text(), capture_output=True, text=True)
+def test_the_real_h100_exposition_is_promtool_clean(tool):
+    promtool = tool("promtool")  # under CI=true a missing toolchain fails, never skips
+    result = subprocess.run([str(promtool), "check", "metrics"], input=REAL_H100.read_text(), capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stdout + result.stderr
 
 

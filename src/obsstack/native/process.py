@@ -31,7 +31,6 @@ class Component:
     ready: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
     auth: tuple[str, str] | None = None
-    user: str | None = None
     cwd: str | None = None
     # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast shutdown.
     stop_signal: str = "SIGTERM"
@@ -91,7 +90,7 @@ class Supervisor:
         # The Python components (webhook sink, GPU exporter, demo app) are installed distributions.
         env = {**os.environ, **component.env}
         proc = subprocess.Popen(component.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, cwd=component.cwd or self.state, start_new_session=True, user=component.user)
+                                env=env, cwd=component.cwd or self.state, start_new_session=True)
         log.close()
         return {"pid": proc.pid, "start": process_start_time(proc.pid), "stop_signal": component.stop_signal}
 

@@ -14,6 +14,7 @@ from .. import paths
 from ..timescale import REAL, TimeScale
 from . import components  # noqa: F401  (registers every component)
 from .process import Component, NativeStackError, Supervisor
+from .server import write_private
 from .registry import REGISTRY, new_context
 
 
@@ -42,8 +43,7 @@ class NativeStack:
         self.state.chmod(0o755)
         planned, facts = self.plan()
         plan_file = self.state / "plan.json"  # holds the run's passwords: private
-        plan_file.write_text(json.dumps([asdict(c) for c in planned], indent=2))
-        plan_file.chmod(0o600)
+        write_private(plan_file, json.dumps([asdict(c) for c in planned], indent=2))
         started: dict[str, dict[str, Any]] = {}
         try:
             for component in planned:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..process import Component
 from ..registry import Context, component
+from ..server import write_secret
 
 
 def url(ctx: Context) -> str:
@@ -12,7 +13,8 @@ def url(ctx: Context) -> str:
 @component("redis", login=True)
 def build(ctx: Context) -> Component:
     port = ctx.ports["redis"]
-    return Component("redis", [ctx.tool("redis-server"), "--bind", "127.0.0.1", "--port", str(port),
-                               "--requirepass", ctx.passwords["redis"], "--save", "", "--appendonly", "no",
-                               "--dir", str(ctx.state)],
+    # The password in a config file (mode 0600), not in `--requirepass`, where `ps` shows it to anyone.
+    config = write_secret(ctx, "redis.conf", f"requirepass {ctx.passwords['redis']}")
+    return Component("redis", [ctx.tool("redis-server"), config, "--bind", "127.0.0.1", "--port", str(port),
+                               "--save", "", "--appendonly", "no", "--dir", str(ctx.state)],
                      f"redis://127.0.0.1:{port}", {"tcp": port}, auth=("default", ctx.passwords["redis"]))
