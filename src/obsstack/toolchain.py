@@ -74,6 +74,8 @@ PACKAGES: tuple[Package, ...] = (
             binaries=(("blackbox_exporter", "usr/bin/prometheus-blackbox-exporter"),)),
     Package("prometheus-pushgateway", "unstable", "1.11.", (("pushgateway", "usr/bin/prometheus-pushgateway"),)),
     Package("victoria-metrics", "unstable", "", (("victoria-metrics", "usr/bin/victoria-metrics"),)),
+    # The Docker socket proxy and the TLS reverse proxy (profile tls): the tests run their Caddyfiles.
+    Package("caddy", "unstable", binaries=(("caddy", "usr/bin/caddy"),), image="caddy"),
     # Servers for the live tests: Debian 12's own builds, which link against this machine's libc.
     Package(
         "postgresql-15",

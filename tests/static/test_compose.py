@@ -1,12 +1,14 @@
 """The compose files, rendered by the real Compose CLI, against the rules every service must meet."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import PROFILES, ROOT, profile_sets
 
 from obsstack import compose
@@ -15,8 +17,9 @@ ALL_COMBOS = profile_sets()
 ONE_SHOT = "no"
 EXACT_RELEASE_PARTS = {"postgres": 2}
 # Host paths services may mount; everything else a service writes goes to a named volume.
-HOST_MOUNTS_READ_ONLY = {"/", "/sys", "/var/run", "/var/lib/docker/", "/var/lib/docker", "/dev/disk/",
-                         "/var/lib/docker/containers", "/var/run/docker.sock"}
+# Each one is reasoned in .compose-lint.yml; /var/run/docker.sock is the socket proxy's alone.
+HOST_MOUNTS_READ_ONLY = {"/", "/proc", "/sys", "/var/lib/docker/image", "/var/lib/docker/containers",
+                         "/var/run/docker.sock"}
 
 
 def services(project: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -42,7 +45,8 @@ def test_every_stack_service_is_wired(render):
     expected = {"prometheus", "alertmanager", "grafana", "node-exporter", "cadvisor", "postgres-exporter",
                 "redis-exporter", "blackbox-exporter", "gpu-exporter", "elasticsearch", "elasticsearch-setup",
                 "logstash", "kibana", "filebeat", "jaeger", "dcgm-exporter", "demo-postgres", "demo-redis", "demo-app",
-                "elasticsearch-exporter", "logstash-exporter", "json-exporter", "elasticsearch-maintenance"}
+                "elasticsearch-exporter", "logstash-exporter", "json-exporter", "elasticsearch-maintenance",
+                    "docker-socket-proxy"}
     assert names == expected
 
 
@@ -165,10 +169,29 @@ def test_exporters_watch_the_demo_databases_until_the_user_sets_theirs(render, e
                      .replace("MONITORED_POSTGRES_HOST=", "MONITORED_POSTGRES_HOST=db.internal")
                      .replace("MONITORED_REDIS_ADDR=", "MONITORED_REDIS_ADDR=rediss://cache.internal:6380")
                      .replace("MONITORED_REDIS_PASSWORD=", "MONITORED_REDIS_PASSWORD=theirs"))
-    theirs = services(render(("logging",), env=users))
+    theirs_project = render(("logging",), env=users)
+    theirs = services(theirs_project)
     assert theirs["postgres-exporter"]["environment"]["DATA_SOURCE_URI"].startswith("db.internal:5432/")
     assert theirs["redis-exporter"]["environment"]["REDIS_ADDR"] == "rediss://cache.internal:6380"
-    assert theirs["redis-exporter"]["environment"]["REDIS_PASSWORD"] == "theirs"
+    # redis_exporter's password file is a JSON map keyed by the exact REDIS_ADDR: a key that does not
+    # match means no password is sent, silently.
+    passwords = json.loads(theirs_project["configs"]["monitored_redis_passwords"]["content"])
+    assert passwords == {"rediss://cache.internal:6380": "theirs"}
+    assert "REDIS_PASSWORD" not in theirs["redis-exporter"]["environment"]
+    default_passwords = json.loads(render(PROFILES)["configs"]["monitored_redis_passwords"]["content"])
+    assert list(default_passwords) == [default["redis-exporter"]["environment"]["REDIS_ADDR"]]
+
+
+def test_only_the_socket_proxy_mounts_the_docker_socket(full):
+    mounts = {name for name, service in services(full).items()
+              for volume in service.get("volumes", []) if "docker.sock" in volume.get("source", "")}
+    assert mounts == {"docker-socket-proxy"}
+    proxied = "tcp://docker-socket-proxy:2375"
+    assert f"-docker={proxied}" in services(full)["cadvisor"]["command"]
+    filebeat = yaml.safe_load((ROOT / "filebeat/filebeat.yml").read_text())
+    hosts = [p["add_docker_metadata"]["host"] for i in filebeat["filebeat.inputs"] for p in i.get("processors", [])
+             if "add_docker_metadata" in p]
+    assert hosts and set(hosts) == {proxied}
 
 
 def test_profiles_and_gpu_overlay_come_from_env(compose_cmd, project_copy, env_file):
@@ -194,7 +217,19 @@ def test_secrets_reach_containers_only_through_env_and_generated_configs(full, e
     assert values["PROMETHEUS_WEB_PASSWORD_HASH"].replace("$", "$$") in web or values["PROMETHEUS_WEB_PASSWORD_HASH"] in web
     assert values["PROMETHEUS_WEB_PASSWORD"] not in web, "the web config must hold the hash only"
     grafana = full["services"]["grafana"]["environment"]
-    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == values["GRAFANA_ADMIN_PASSWORD"]
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in grafana, "from a file, not the environment"
+    targets = {c["target"]: full["configs"][c["source"]]["content"] for c in full["services"]["grafana"]["configs"]}
+    assert targets[grafana["GF_SECURITY_ADMIN_PASSWORD__FILE"]] == values["GRAFANA_ADMIN_PASSWORD"]
+    assert targets[grafana["GF_SECURITY_SECRET_KEY__FILE"]] == values["GRAFANA_SECRET_KEY"]
+    # Every $__file{...} the provisioned datasources read is mounted, holding the right password.
+    datasources = (ROOT / "grafana/provisioning/datasources/datasources.yml").read_text()
+    read = dict(zip(re.findall(r"\$__file\{([^}]+)\}", datasources), ("PROMETHEUS_WEB_PASSWORD", "ALERTMANAGER_WEB_PASSWORD",
+                                                                       "GRAFANA_ES_PASSWORD")))
+    assert len(read) == 3 and all(targets[path] == values[variable] for path, variable in read.items()), read
+    jaeger = yaml.safe_load((ROOT / "jaeger/config.yaml").read_text())
+    basic = jaeger["extensions"]["jaeger_storage"]["backends"]["elasticsearch"]["elasticsearch"]["auth"]["basic"]
+    jaeger_files = {c["target"]: full["configs"][c["source"]]["content"] for c in full["services"]["jaeger"]["configs"]}
+    assert "password" not in basic and jaeger_files[basic["password_file"]] == values["JAEGER_ES_PASSWORD"]
     assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert secrets >= {"GRAFANA_ADMIN_PASSWORD", "ELASTIC_PASSWORD", "KIBANA_ENCRYPTION_KEY", "PROMETHEUS_WEB_PASSWORD"}
 
