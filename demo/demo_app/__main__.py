@@ -23,6 +23,9 @@ LOG = logging.getLogger("demo_app")
 
 
 class QuietHandler(WSGIRequestHandler):
+    # A client that sends half a request is dropped after this long instead of holding a thread.
+    timeout = 30
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         """The app writes its own ECS JSON access log."""
 

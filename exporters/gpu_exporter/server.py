@@ -13,6 +13,9 @@ StartResponse = Callable[..., object]
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # A client that sends half a request is dropped after this long instead of holding a thread.
+    timeout = 30
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         """Scrapes every few seconds would flood the log."""
 

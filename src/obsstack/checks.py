@@ -77,6 +77,15 @@ def running_services(project_dir: Path, env_path: Path, command: list[str]) -> s
     return services
 
 
+def ours_running(project_dir: Path, env_path: Path) -> set[str]:
+    """Services of this project already running (their ports are taken by us); none without Docker."""
+    try:
+        command = compose.find_compose()
+    except compose.ComposeError:
+        return set()
+    return running_services(project_dir, env_path, command) if env_path.exists() else set()
+
+
 def host_checks(project_dir: Path, host: preflight.Host, info: dict | str, project: dict | None,
                 env_path: Path) -> list[Result]:
     command = None

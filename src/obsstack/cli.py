@@ -20,9 +20,9 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import dashboards, native, setup, smoke, toolchain, urls, validate
+from .commands import backup, dashboards, native, setup, smoke, toolchain, urls, validate
 
-COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards)
+COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards, backup)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,8 +35,14 @@ class Sink:
                 handle.write(json.dumps(entry) + "\n")
 
 
+# Alertmanager's largest payloads (many alerts in one group) stay far below this.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
 def make_handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # A client that sends half a request is dropped after this long instead of holding a thread.
+        timeout = 30
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             LOG.debug(format, *args)
 
@@ -53,18 +59,24 @@ def make_handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
                 self.reply(404, {"error": "not found"})
 
         def do_POST(self) -> None:  # noqa: N802
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
+            declared = self.headers.get("Content-Length") or "0"
+            if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+                self.reply(400, {"error": f"Content-Length must be 0..{MAX_BODY_BYTES}, got {declared[:20]!r}"})
+                return
+            raw = self.rfile.read(int(declared))
             try:
                 body = json.loads(raw)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 self.reply(400, {"error": "body is not JSON"})
                 return
+            alerts = body.get("alerts", []) if isinstance(body, dict) else None
+            if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
+                self.reply(400, {"error": "not an Alertmanager webhook payload: `alerts` must be a list of objects"})
+                return
             sink.record(self.path, body)
-            alerts = body.get("alerts", []) if isinstance(body, dict) else []
-            LOG.info("%s: %s %s", self.path, body.get("status") if isinstance(body, dict) else "?",
-                     ", ".join(sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})))
             self.reply(200, {"status": "recorded"})
+            LOG.info("%s: %s %s", self.path, body.get("status"),
+                     ", ".join(sorted({str((a.get("labels") or {}).get("alertname", "?")) for a in alerts})))
 
     return Handler
 

@@ -22,6 +22,7 @@ import requests
 import yaml
 
 from conftest import ROOT
+from obsstack.net import free_port
 from obsstack.promql import label_values_query, substitute_variables
 from obsstack.native import COMPONENTS
 from obsstack.rules import load_rules
@@ -371,6 +372,91 @@ def test_every_dashboard_variable_has_values(native):
             if not poll_api(native, f"label/{label}/values", {"match[]": substitute_variables(selector)}):
                 empty.append(f"{path.stem}: ${var['name']} = {var['query']}")
     assert not empty, "variables without values:\n" + "\n".join(empty)
+
+
+# ------------------------------------------------------------------ profile tls: the real Caddy in front
+@pytest.fixture(scope="module")
+def tls_proxy(native, tool, tmp_path_factory) -> Iterator[dict]:
+    """tls-proxy/Caddyfile on the real Caddy, its own local CA, in front of the native Prometheus and
+    Alertmanager; the Jaeger UI's and OTLP's places are taken by the webhook sink (no Jaeger here)."""
+    import bcrypt
+
+    work = tmp_path_factory.mktemp("tls")
+    users = work / "users"
+    users.mkdir()
+    password = "a-jaeger-ui-password"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=8)).decode()
+    for name in ("jaeger", "otlp"):
+        (users / name).write_text(f"{name} {hashed}\n")
+    ports = {name: free_port() for name in ("TLS_HTTP_PORT", "TLS_HTTPS_PORT", "PROMETHEUS_TLS_PORT", "ALERTMANAGER_TLS_PORT",
+                                            "KIBANA_TLS_PORT", "JAEGER_TLS_PORT", "OTLP_HTTP_TLS_PORT", "OTLP_GRPC_TLS_PORT")}
+    host = lambda name: native.url(name).split("://", 1)[1]
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "TLS_MODE": "internal", "TLS_HOSTNAME": "localhost",
+           "TLS_USERS_DIR": str(users), "PROMETHEUS_UPSTREAM": host("prometheus"), "ALERTMANAGER_UPSTREAM": host("alertmanager"),
+           "JAEGER_UPSTREAM": host("webhook_sink"), "OTLP_HTTP_UPSTREAM": host("webhook_sink"),
+           "GRAFANA_UPSTREAM": host("prometheus"), "KIBANA_UPSTREAM": host("alertmanager"),
+           "OTLP_GRPC_UPSTREAM": "h2c://" + host("webhook_sink"),
+           "HOME": str(work), "XDG_DATA_HOME": str(work / "data"), "XDG_CONFIG_HOME": str(work / "config")}
+    log = (work / "caddy.log").open("w")
+    proc = subprocess.Popen([str(tool("caddy")), "run", "--config", str(ROOT / "tls-proxy/Caddyfile"), "--adapter", "caddyfile"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    root_ca = work / "data/caddy/pki/authorities/local/root.crt"
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        assert proc.poll() is None, (work / "caddy.log").read_text()[-3000:]
+        if root_ca.exists():
+            try:
+                requests.get(f"https://localhost:{ports['PROMETHEUS_TLS_PORT']}/-/ready", verify=str(root_ca), timeout=2)
+                break
+            except requests.exceptions.SSLError:
+                pass
+            except requests.ConnectionError:
+                pass
+        assert time.monotonic() < deadline, (work / "caddy.log").read_text()[-3000:]
+        time.sleep(0.2)
+    yield {"ports": ports, "ca": str(root_ca), "password": password, "log": work / "caddy.log"}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def https(proxy: dict, port: str, path: str = "/", **kwargs) -> requests.Response:
+    return requests.get(f"https://localhost:{proxy['ports'][port]}{path}", verify=proxy["ca"], timeout=10,
+                        allow_redirects=False, **kwargs)
+
+
+def test_tls_serves_a_certificate_of_the_local_ca(tls_proxy):
+    # requests verifies the chain against the local CA's root and the name `localhost`.
+    assert https(tls_proxy, "PROMETHEUS_TLS_PORT", "/-/ready", auth=("prometheus", "wrong")).status_code == 401
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"https://localhost:{tls_proxy['ports']['PROMETHEUS_TLS_PORT']}/-/ready", timeout=10)
+
+
+def test_tls_keeps_prometheus_and_alertmanager_logins(tls_proxy, native):
+    assert https(tls_proxy, "PROMETHEUS_TLS_PORT", "/-/ready").status_code == 401
+    assert https(tls_proxy, "PROMETHEUS_TLS_PORT", "/-/ready", auth=native.auth("prometheus")).status_code == 200
+    assert https(tls_proxy, "ALERTMANAGER_TLS_PORT", "/-/ready").status_code == 401
+    assert https(tls_proxy, "ALERTMANAGER_TLS_PORT", "/-/ready", auth=native.auth("alertmanager")).status_code == 200
+
+
+def test_tls_puts_a_login_in_front_of_the_jaeger_ui_and_otlp(tls_proxy):
+    for port in ("JAEGER_TLS_PORT", "OTLP_HTTP_TLS_PORT"):
+        assert https(tls_proxy, port, "/notifications").status_code == 401, port
+        assert https(tls_proxy, port, "/notifications", auth=("jaeger" if port == "JAEGER_TLS_PORT" else "otlp", "nope")).status_code == 401
+        user = "jaeger" if port == "JAEGER_TLS_PORT" else "otlp"
+        assert https(tls_proxy, port, "/notifications", auth=(user, tls_proxy["password"])).status_code == 200, port
+
+
+def test_tls_redirects_http_and_sends_security_headers(tls_proxy, native):
+    ports = tls_proxy["ports"]
+    plain = requests.get(f"http://localhost:{ports['TLS_HTTP_PORT']}/login?x=1", allow_redirects=False, timeout=10)
+    assert plain.status_code == 308
+    assert plain.headers["Location"] == f"https://localhost:{ports['TLS_HTTPS_PORT']}/login?x=1"
+    response = https(tls_proxy, "PROMETHEUS_TLS_PORT", "/-/ready", auth=native.auth("prometheus"))
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "Server" not in response.headers
 
 
 def test_zz_down_stops_everything_and_leaves_no_process(native):

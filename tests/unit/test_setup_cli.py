@@ -177,3 +177,62 @@ def test_without_local_tools_the_pinned_images_validate(project_copy, tmp_path):
     assert "prom/blackbox-exporter:v0.28.0" in by_tool["/bin/blackbox_exporter"]
     assert "parsing YAML file prometheus/prometheus.yml: line 3" in proc.stdout
     assert "(pinned image)" in proc.stdout  # amtool and blackbox passed through their images
+
+
+# ------------------------------------------------------------------ bad input: refused, nothing written
+BAD_SETTINGS = [
+    ("COMPOSE_PROFILES=logging,tracing,demo", "COMPOSE_PROFILES=logging,metrics", "COMPOSE_PROFILES", "no service has the profile 'metrics'"),
+    ("ALERT_WEBHOOK_URL=", "ALERT_WEBHOOK_URL=hooks.example.com/abc", "ALERT_WEBHOOK_URL", "not an http(s) URL"),
+    ("PROMETHEUS_RETENTION_TIME=31d", "PROMETHEUS_RETENTION_TIME=a month", "PROMETHEUS_RETENTION_TIME", "not a Prometheus duration"),
+    ("LOGS_RETENTION=14d", "LOGS_RETENTION=2w", "LOGS_RETENTION", "Elasticsearch"),
+    ("PROMETHEUS_RETENTION_SIZE=10GB", "PROMETHEUS_RETENTION_SIZE=10 gigs", "PROMETHEUS_RETENTION_SIZE", "not a size"),
+    ("ELASTICSEARCH_HEAP=1g", "ELASTICSEARCH_HEAP=3g", "ELASTICSEARCH_HEAP", "memory limit (2048m"),
+    ("LOGSTASH_HEAP=512m", "LOGSTASH_HEAP=64m", "LOGSTASH_HEAP", "below the 256m"),
+    ("GRAFANA_PORT=3000", "GRAFANA_PORT=70000", "GRAFANA_PORT", "not a port number"),
+    ("BIND_ADDRESS=127.0.0.1", "BIND_ADDRESS=0.0.0.0", "BIND_ADDRESS", "clear text"),
+    ("TLS_MODE=internal", "TLS_MODE=letsencrypt", "TLS_MODE", "internal or files"),
+    ("GRAFANA_ADMIN_USER=admin", "GRAFANA_ADMIN_USER admin", ".env", "expected KEY=value"),
+]
+
+
+@pytest.mark.parametrize("good, bad, setting, says", BAD_SETTINGS, ids=[case[2] + ":" + case[1][:20] for case in BAD_SETTINGS])
+def test_a_bad_setting_is_refused_naming_it_and_nothing_is_written(project_copy, ready_tools, good, bad, setting, says):
+    first = run_setup(project_copy, "--skip-preflight", tools_dir=ready_tools)
+    assert first.returncode == 0, first.stdout + first.stderr
+    env = project_copy / ".env"
+    assert good in env.read_text(), good
+    env.write_text(env.read_text().replace(good, bad, 1))
+    before = {path: path.read_bytes() for path in project_copy.rglob("*") if path.is_file()}
+    proc = run_setup(project_copy, "--skip-preflight", "--json", tools_dir=ready_tools)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    failed = [c for c in json.loads(proc.stdout)["checks"] if c["status"] == "FAIL"]
+    assert any(setting in c["check"] + c["detail"] and says in c["detail"] and c["fix"] for c in failed), failed
+    after = {path: path.read_bytes() for path in project_copy.rglob("*") if path.is_file()}
+    assert after == before, "a refused setup must not write anything"
+
+
+def test_insecure_bind_is_an_explicit_choice(project_copy, ready_tools):
+    assert run_setup(project_copy, "--skip-preflight", tools_dir=ready_tools).returncode == 0
+    env = project_copy / ".env"
+    env.write_text(env.read_text().replace("BIND_ADDRESS=127.0.0.1", "BIND_ADDRESS=0.0.0.0", 1))
+    assert run_setup(project_copy, "--skip-preflight", "--insecure-bind", tools_dir=ready_tools).returncode == 0
+    env.write_text(env.read_text().replace("COMPOSE_PROFILES=logging,tracing,demo", "COMPOSE_PROFILES=logging,tracing,demo,tls", 1))
+    assert run_setup(project_copy, "--skip-preflight", tools_dir=ready_tools).returncode == 0, "tls makes it safe"
+
+
+def test_a_taken_port_is_refused_naming_its_setting(project_copy, ready_tools, tmp_path):
+    import socket
+
+    assert run_setup(project_copy, "--skip-preflight", tools_dir=ready_tools).returncode == 0
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        env = project_copy / ".env"
+        env.write_text(env.read_text().replace("GRAFANA_PORT=3000", f"GRAFANA_PORT={port}", 1))
+        before = env.read_bytes()
+        proc = run_setup(project_copy, "--json", path_prefix=fake_docker(tmp_path / "bin"), tools_dir=ready_tools)
+    assert proc.returncode == 1
+    ports = next(c for c in json.loads(proc.stdout)["checks"] if c["check"] == "ports")
+    assert f":{port} (grafana)" in ports["detail"] and "GRAFANA_PORT" in ports["fix"]
+    assert env.read_bytes() == before

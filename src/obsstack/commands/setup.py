@@ -8,14 +8,17 @@ it), 2 on bad usage.
 examples:
   obsstack setup              # first run: creates .env, checks the host and every config
   obsstack setup -y --json    # in automation: never ask, machine-readable results
+  obsstack setup --insecure-bind   # BIND_ADDRESS=0.0.0.0 without HTTPS, on a network you trust
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from pathlib import Path
 
-from .. import checks, preflight, validate
-from ..report import Status, failed, print_results
+from .. import checks, compose, envfile, preflight, settings, validate
+from ..report import Result, Status, failed, print_results
 from .common import add_project_arguments, resolve
 
 HELP = "write .env with generated secrets (first run), check the host and every config"
@@ -29,13 +32,43 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="never ask; warnings do not stop setup (implied when stdin is not a terminal)")
     parser.add_argument("--skip-preflight", action="store_true", help="skip the host checks (Docker, RAM, ports, ...)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--insecure-bind", action="store_true",
+                        help="allow BIND_ADDRESS beyond loopback without the tls profile (logins in clear text)")
     parser.set_defaults(run=run)
+
+
+def settings_first(project_dir: Path, env_path: Path, args: argparse.Namespace) -> list[Result]:
+    """.env's values (the example's defaults where .env has none yet) checked before anything is
+    written: a wrong value, or a port already taken, stops setup with .env and every file as they were."""
+    try:
+        values = {s.key: s.default for s in envfile.read_example(project_dir / ".env.example")}
+        if env_path.exists():
+            values.update(envfile.read_env(env_path))
+    except (envfile.EnvFileError, OSError) as exc:
+        return [Result(".env", Status.FAIL, str(exc), f"fix {env_path} at that line (KEY=value), or move it aside to start anew")]
+    results = settings.check(values, project_dir, args.insecure_bind)
+    if results or args.skip_preflight:
+        return results
+    project, _ = checks.render_project(project_dir, env_path)
+    if project is None:
+        return []
+    busy = preflight.check_ports(compose.published_ports(project), checks.ours_running(project_dir, env_path))
+    if busy.status is Status.FAIL:
+        named = settings.port_settings(values)
+        taken = sorted({name for port in re.findall(r":(\d+) \(", busy.detail) for name in named.get(int(port), [])})
+        return [Result("ports", Status.FAIL, busy.detail,
+                       f"set another port in .env ({', '.join(taken) or 'the *_PORT setting'}), or stop what listens there "
+                       "(`ss -ltnp 'sport = :PORT'` shows it)")]
+    return []
 
 
 def run(args: argparse.Namespace) -> int:
     project_dir, env_path = resolve(args)
     interactive = not args.non_interactive and sys.stdin.isatty()
     host = preflight.Host()
+    refused = settings_first(project_dir, env_path, args)
+    if refused:
+        return print_results(refused, args.json, "setup", "ready")
     info = host.docker_info()
     results = checks.prepare_env(project_dir, env_path, info)
     if failed(results):
