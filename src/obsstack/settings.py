@@ -98,6 +98,12 @@ def check(values: dict[str, str], project_dir: Path, insecure_bind: bool = False
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 refuse(setting, "not an http(s) URL", "the full URL the receiver gave you, e.g. https://hooks.slack.com/services/...")
 
+    # Compose writes redis_exporter's password file as JSON from these two values, unescaped.
+    for setting in ("MONITORED_REDIS_PASSWORD", "MONITORED_REDIS_ADDR"):
+        if any(char in values.get(setting, "") for char in '"\\'):
+            refuse(setting, "holds a \" or a \\, which the exporter's JSON password file cannot carry",
+                   "use a password without those two characters")
+
     try:
         parse_duration(values.get("PROMETHEUS_RETENTION_TIME", "31d"))
     except ValueError:

@@ -414,7 +414,7 @@ def tls_proxy(native, tool, tmp_path_factory) -> Iterator[dict]:
                 pass
         assert time.monotonic() < deadline, (work / "caddy.log").read_text()[-3000:]
         time.sleep(0.2)
-    yield {"ports": ports, "ca": str(root_ca), "password": password, "log": work / "caddy.log"}
+    yield {"ports": ports, "ca": str(root_ca), "password": password, "log": work / "caddy.log", "env": env, "work": work}
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -429,6 +429,8 @@ def test_tls_serves_a_certificate_of_the_local_ca(tls_proxy):
     assert https(tls_proxy, "PROMETHEUS_TLS_PORT", "/-/ready", auth=("prometheus", "wrong")).status_code == 401
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"https://localhost:{tls_proxy['ports']['PROMETHEUS_TLS_PORT']}/-/ready", timeout=10)
+    # Caddy installs its root into the machine's trust store unless told not to (skip_install_trust).
+    assert not list(Path("/usr/local/share/ca-certificates").glob("Caddy_Local_Authority*")), "the CA was installed"
 
 
 def test_tls_keeps_prometheus_and_alertmanager_logins(tls_proxy, native):
@@ -444,6 +446,39 @@ def test_tls_puts_a_login_in_front_of_the_jaeger_ui_and_otlp(tls_proxy):
         assert https(tls_proxy, port, "/notifications", auth=("jaeger" if port == "JAEGER_TLS_PORT" else "otlp", "nope")).status_code == 401
         user = "jaeger" if port == "JAEGER_TLS_PORT" else "otlp"
         assert https(tls_proxy, port, "/notifications", auth=(user, tls_proxy["password"])).status_code == 200, port
+
+
+def test_tls_serves_the_users_certificate_in_files_mode(tls_proxy, tool, native):
+    """TLS_MODE=files: a certificate the user brings (here: one the local CA issued above) is served as is."""
+    import ssl
+
+    issued = next((tls_proxy["work"] / "data/caddy/certificates").rglob("localhost.crt"))
+    port = free_port()
+    env = {**tls_proxy["env"], "TLS_MODE": "files", "TLS_CERT_PATH": str(issued), "TLS_KEY_PATH": str(issued.with_suffix(".key")),
+           "PROMETHEUS_TLS_PORT": str(port), "XDG_DATA_HOME": str(tls_proxy["work"] / "files-data"),
+           **{name: str(free_port()) for name in ("TLS_HTTP_PORT", "TLS_HTTPS_PORT", "ALERTMANAGER_TLS_PORT", "KIBANA_TLS_PORT",
+                                                  "JAEGER_TLS_PORT", "OTLP_HTTP_TLS_PORT", "OTLP_GRPC_TLS_PORT")}}
+    log = (tls_proxy["work"] / "files.log").open("w")
+    proc = subprocess.Popen([str(tool("caddy")), "run", "--config", str(ROOT / "tls-proxy/Caddyfile"), "--adapter", "caddyfile"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while True:
+            assert proc.poll() is None, (tls_proxy["work"] / "files.log").read_text()[-3000:]
+            try:
+                served = ssl.get_server_certificate(("localhost", port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tls_proxy["work"] / "files.log").read_text()[-3000:]
+                time.sleep(0.2)
+        first_pem = issued.read_text().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----"
+        assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(first_pem)
+        assert not (tls_proxy["work"] / "files-data/caddy/certificates").exists(), "files mode issues no certificate"
+        response = requests.get(f"https://localhost:{port}/-/ready", verify=tls_proxy["ca"], auth=native.auth("prometheus"), timeout=10)
+        assert response.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_tls_redirects_http_and_sends_security_headers(tls_proxy, native):
