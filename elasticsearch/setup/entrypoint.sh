@@ -14,6 +14,19 @@
 # so a changed `elastic` password cannot lock the setup out.
 set -euo pipefail
 
+# Passwords come from files Compose mounts (VARIABLE_FILES_DIR/<VARIABLE>, not the container's
+# environment, where `docker inspect` shows them); a variable already set wins (the tests set them).
+if [[ -n "${VARIABLE_FILES_DIR:-}" ]]; then
+  for secret in "$VARIABLE_FILES_DIR"/*; do
+    [[ -f "$secret" ]] || continue
+    name="${secret##*/}"
+    [[ "$name" =~ ^[A-Z][A-Z0-9_]*$ ]] || continue
+    if [[ -z "${!name:-}" ]]; then
+      printf -v "$name" '%s' "$(<"$secret")"
+    fi
+  done
+fi
+
 es="${ELASTICSEARCH_URL:?}"
 : "${ELASTIC_SETUP_PASSWORD:?the stack_setup password (ELASTIC_SETUP_PASSWORD in .env): run scripts/setup.py}"
 here="${0%/*}"

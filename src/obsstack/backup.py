@@ -3,9 +3,9 @@
 `backup` writes DEST/obsstack-backup-<UTC time>/ with manifest.json (every part saved or skipped with
 the reason, versions, start and end time, duration, and the size and sha256 of every file) and:
 
-  prometheus/snapshot/       a consistent TSDB snapshot: POST /api/v1/admin/tsdb/snapshot makes
-                             Prometheus hard-link its blocks (the head written as one more block) into
-                             TSDB/snapshots/<name>/; that folder is copied here, then removed from the TSDB
+  prometheus/data/           the TSDB (blocks, the head's chunks and the WAL), copied while Prometheus
+                             is stopped (a few seconds: a gap of one or two scrapes, no evaluation
+                             meanwhile), so the copy is consistent; on restore the WAL is replayed
   alertmanager/storage/      `silences` and `nflog` from Alertmanager's --storage.path. Alertmanager
                              writes them only every --data.maintenance-interval (15m) and when it stops,
                              so it is stopped for the copy and started again (about a second; Prometheus
@@ -26,13 +26,12 @@ it; the same for Alertmanager's `silences` and `nflog` (and, in compose, Grafana
 Elasticsearch is not restored automatically: restoring indices over live ones needs a decision
 (which to close or delete); the command to run is printed.
 
-The admin API. The snapshot needs Prometheus started with --web.enable-admin-api, which also allows
-deleting series. It is not left open to anyone: every Prometheus endpoint, the admin API included, is
-behind the basic-auth web config (--web.config.file), so only the holder of PROMETHEUS_WEB_PASSWORD
-(natively: the run's password in STATE/plan.json, mode 0600) can call it, and the port is bound to
-127.0.0.1 (BIND_ADDRESS in compose, the loopback natively). Note that the password is also Grafana's
-datasource login: a second web-config user for backups would not narrow it, since Prometheus' basic
-auth has no per-endpoint permissions.
+Why no admin API. POST /api/v1/admin/tsdb/snapshot would copy without a stop, but it needs
+--web.enable-admin-api, which also lets anyone holding the Prometheus login delete series. Grafana
+holds that login for its datasource and forwards any method to any path of the datasource through
+its resource API (/api/datasources/uid/<uid>/resources/..., `datasources:query`, which every Viewer
+has): the admin API would be open to every Grafana user. Prometheus' basic auth has no per-path
+permissions to narrow it. So the stack never turns the admin API on; the backup stops Prometheus.
 
 Two ways to reach the stack: NativeTarget (`obsstack native up`'s state folder; the processes are
 stopped and started through it) and ComposeTarget (`docker compose exec`/`run` with tar streams,
@@ -67,6 +66,8 @@ FORMAT = 1
 PREFIX = "obsstack-backup-"
 MANIFEST = "manifest.json"
 TIMEOUT_S = 30
+# What a TSDB folder holds that is not data: the lock, the active-query log, old snapshots.
+PROMETHEUS_SKIPPED = ("lock", "queries.active", "snapshots")
 # Elasticsearch's snapshot repository: its name and folder inside the container (on a volume).
 ES_REPOSITORY = "obsstack"
 ES_LOCATION = "/usr/share/elasticsearch/backup"
@@ -124,7 +125,7 @@ class Target(Protocol):
     prometheus: Api
     alertmanager: Api
 
-    def fetch_prometheus_snapshot(self, name: str, dest: Path) -> None: ...
+    def fetch_prometheus_data(self, dest: Path) -> None: ...
     def fetch_alertmanager_state(self, dest: Path) -> None: ...
     def fetch_grafana(self, dest: Path) -> dict[str, Any]: ...
     def fetch_elasticsearch(self, dest: Path, snapshot: str) -> dict[str, Any]: ...
@@ -204,24 +205,24 @@ def timed(name: str, action: Callable[[], Part]) -> Part:
 
 def backup_prometheus(target: Target, dest: Path) -> Part:
     version = target.prometheus.json("GET", "/api/v1/status/buildinfo")["data"]["version"]
-    response = target.prometheus.call("POST", "/api/v1/admin/tsdb/snapshot", timeout=600)
-    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-    if response.status_code != 200 or body.get("status") != "success":
-        error = body.get("error") or response.text[:300]
-        hint = (": start Prometheus with --web.enable-admin-api (see `obsstack backup --help`)"
-                if "admin APIs disabled" in error else "")
-        raise BackupError(f"Prometheus refused the snapshot (HTTP {response.status_code}): {error}{hint}")
-    name = body["data"]["name"]
-    snapshot = dest / "prometheus/snapshot"
-    target.fetch_prometheus_snapshot(name, snapshot)
-    blocks = [json.loads(meta.read_text()) for meta in sorted(snapshot.glob("*/meta.json"))]
-    info: dict[str, Any] = {"version": version, "snapshot": name, "path": "prometheus/snapshot", "blocks": len(blocks)}
+    data = dest / "prometheus/data"
+    stopped_at = time.monotonic()
+    target.fetch_prometheus_data(data)
+    stopped_for = round(time.monotonic() - stopped_at, 2)
+    for leftover in PROMETHEUS_SKIPPED:  # a stopped Prometheus leaves none; an old snapshot folder may be there
+        path = data / leftover
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    blocks = [json.loads(meta.read_text()) for meta in sorted(data.glob("*/meta.json"))]
+    wal = sorted((data / "wal").glob("[0-9]*")) if (data / "wal").is_dir() else []
+    info: dict[str, Any] = {"version": version, "path": "prometheus/data", "blocks": len(blocks),
+                            "wal_segments": len(wal), "stopped_seconds": stopped_for}
     if blocks:
         info["min_time"] = isoformat(datetime.fromtimestamp(min(b["minTime"] for b in blocks) / 1000, timezone.utc))
         info["max_time"] = isoformat(datetime.fromtimestamp(max(b["maxTime"] for b in blocks) / 1000, timezone.utc))
         info["series"] = sum(b.get("stats", {}).get("numSeries", 0) for b in blocks)
-    span = f", {info['min_time']} to {info['max_time']}" if blocks else " (no samples yet)"
-    return Part("prometheus", "saved", f"snapshot {name}: {len(blocks)} block(s){span}", info=info)
+    span = f", blocks {info['min_time']} to {info['max_time']}" if blocks else ""
+    return Part("prometheus", "saved", f"TSDB: {len(blocks)} block(s){span}, {len(wal)} WAL segment(s) "
+                f"(the recent samples); Prometheus stopped {stopped_for} s", info=info)
 
 
 def backup_alertmanager(target: Target, dest: Path) -> Part:
@@ -306,10 +307,10 @@ def restore(target: Target, backup_dir: Path, manifest: dict[str, Any] | None = 
         return lambda: Part(name, "skipped", why)
 
     def prometheus() -> Part:
-        target.restore_prometheus(backup_dir / "prometheus/snapshot")
+        target.restore_prometheus(backup_dir / "prometheus/data")
         part = manifest["parts"]["prometheus"]
-        return Part("prometheus", "restored", f"TSDB replaced by snapshot {part['snapshot']} "
-                    f"({part.get('min_time', 'empty')} to {part.get('max_time', 'empty')}); Prometheus restarted")
+        return Part("prometheus", "restored", f"TSDB replaced: {part.get('blocks', 0)} block(s), "
+                    f"{part.get('wal_segments', 0)} WAL segment(s) replayed; Prometheus restarted")
 
     def alertmanager() -> Part:
         target.restore_alertmanager(backup_dir / "alertmanager/storage")
@@ -388,12 +389,9 @@ class NativeTarget:
             except self.error as exc:
                 raise BackupError(str(exc)) from exc
 
-    def fetch_prometheus_snapshot(self, name: str, dest: Path) -> None:
-        source = self.tsdb / "snapshots" / name
-        try:
-            shutil.copytree(source, dest)  # the snapshot's files are hard links: copy their contents
-        finally:
-            shutil.rmtree(source, ignore_errors=True)
+    def fetch_prometheus_data(self, dest: Path) -> None:
+        with self.stopped("prometheus"):
+            shutil.copytree(self.tsdb, dest, ignore=shutil.ignore_patterns(*PROMETHEUS_SKIPPED))
 
     def fetch_alertmanager_state(self, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)
@@ -542,14 +540,10 @@ class ComposeTarget:
             self.run(argv, stdout=archive)
             untar(archive, dest)
 
-    def fetch_prometheus_snapshot(self, name: str, dest: Path) -> None:
+    def fetch_prometheus_data(self, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-                self.tar_out(self.commands.exec_tar_out("prometheus", f"{PROMETHEUS_DATA}/snapshots", (name,)), Path(tmp) / "x")
-                (Path(tmp) / "x" / name).rename(dest)
-        finally:
-            self.run(self.commands.exec_remove("prometheus", f"{PROMETHEUS_DATA}/snapshots/{name}"))
+        with self.stopped("prometheus"):
+            self.tar_out(self.commands.run_tar_out("prometheus", PROMETHEUS_DATA, (".",)), dest)
 
     def fetch_alertmanager_state(self, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,14 @@ def test_every_variable_a_config_reads_is_set_in_its_container(project, path):
     # A script run by several services in different modes: each variable set in one of them, at least.
     environment: dict[str, str] = {}
     for name in service.split():
-        environment.update(project["services"][name].get("environment", {}))
+        container = project["services"][name]
+        environment.update(container.get("environment", {}))
+        # entrypoint.sh also reads VARIABLE_FILES_DIR/<VARIABLE>: a config mounted there sets VARIABLE.
+        secrets_dir = container.get("environment", {}).get("VARIABLE_FILES_DIR")
+        for config in container.get("configs", []):
+            if secrets_dir and config["target"].startswith(secrets_dir + "/"):
+                content = project["configs"][config["source"]].get("content", "")
+                environment.setdefault(config["target"].rsplit("/", 1)[1], content)
     optional = set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", text))
     missing = sorted(name for name in names - optional if not environment.get(name))
     assert not missing, f"{path} reads {missing}, which the {service} container does not get"

@@ -46,7 +46,7 @@ def test_every_stack_service_is_wired(render):
                 "redis-exporter", "blackbox-exporter", "gpu-exporter", "elasticsearch", "elasticsearch-setup",
                 "logstash", "kibana", "filebeat", "jaeger", "dcgm-exporter", "demo-postgres", "demo-redis", "demo-app",
                 "elasticsearch-exporter", "logstash-exporter", "json-exporter", "elasticsearch-maintenance",
-                    "docker-socket-proxy"}
+                    "docker-socket-proxy", "elasticsearch-backup-owner"}
     assert names == expected
 
 

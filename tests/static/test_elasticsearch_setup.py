@@ -216,6 +216,24 @@ def test_a_role_field_elasticsearch_lacks_fails_the_job(api, tmp_path):
     assert "unexpected field [index_patterns]" in proc.stderr
 
 
+def test_passwords_from_files_in_secrets_dir(api, tmp_path):
+    """As compose runs it: no password in the environment, each in VARIABLE_FILES_DIR/<VARIABLE>."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name, value in {"ELASTIC_SETUP_PASSWORD": SETUP_PASSWORD, "ELASTIC_PASSWORD": "from-a-file",
+                        "KIBANA_SYSTEM_PASSWORD": "kibana-file", "LOGSTASH_INTERNAL_PASSWORD": "logstash-file",
+                        "JAEGER_ES_PASSWORD": "jaeger-file", "GRAFANA_ES_PASSWORD": "grafana-file",
+                        "MONITORING_ES_PASSWORD": "monitor-file"}.items():
+        (secrets / name).write_text(value + "\n")
+    env = {key: value for key, value in os.environ.items() if not key.endswith("PASSWORD")}
+    env.update(ELASTICSEARCH_URL=api, VARIABLE_FILES_DIR=str(secrets), LOGS_RETENTION="14d", TRACES_RETENTION="7d")
+    FakeElastic.passwords.clear()
+    proc = subprocess.run(["bash", str(ROOT / "elasticsearch/setup/entrypoint.sh"), "setup"], capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert FakeElastic.passwords["elastic"] == "from-a-file" and FakeElastic.passwords["jaeger_internal"] == "jaeger-file"
+
+
 def test_without_the_setup_password_it_stops_at_once(api):
     env_less = {key: value for key, value in os.environ.items() if key != "ELASTIC_SETUP_PASSWORD"}
     proc = subprocess.run(["bash", str(SCRIPT), "setup"], capture_output=True, text=True, timeout=10, check=False,

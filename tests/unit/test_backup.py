@@ -48,14 +48,16 @@ class FakeTarget:
     kind = "native"
 
     def __init__(self) -> None:
-        self.prometheus = FakeApi({("GET", "/api/v1/status/buildinfo"): {"data": {"version": "3.5.3"}},
-                                   ("POST", "/api/v1/admin/tsdb/snapshot"): {"status": "success", "data": {"name": "snap-1"}}})
+        self.prometheus = FakeApi({("GET", "/api/v1/status/buildinfo"): {"data": {"version": "3.5.3"}}})
         self.alertmanager = FakeApi({("GET", "/api/v2/status"): {"versionInfo": {"version": "0.33.1"}},
                                      ("GET", "/api/v2/silences"): [{"id": "s1", "status": {"state": "active"}}]})
         self.calls: list[str] = []
         self.fail_alertmanager = False
 
-    def fetch_prometheus_snapshot(self, name: str, dest: Path) -> None:
+    def fetch_prometheus_data(self, dest: Path) -> None:
+        (dest / "wal").mkdir(parents=True)
+        (dest / "wal/00000001").write_bytes(b"wal")
+        (dest / "lock").write_bytes(b"")
         block = dest / "01BLOCK"
         (block / "chunks").mkdir(parents=True)
         (block / "chunks/000001").write_bytes(b"\x01\x02chunks")
@@ -103,6 +105,7 @@ def test_backup_writes_one_timestamped_folder_with_a_complete_manifest(made, tmp
     on_disk = tree(folder)
     del on_disk["manifest.json"]
     assert set(manifest["files"]) == set(on_disk)
+    assert "prometheus/data/wal/00000001" in manifest["files"] and "prometheus/data/lock" not in manifest["files"]
     for name, entry in manifest["files"].items():
         assert entry["size"] == len(on_disk[name])
         assert entry["sha256"] == backup.hashlib.sha256(on_disk[name]).hexdigest()
@@ -125,14 +128,6 @@ def test_a_failed_part_leaves_no_backup_folder(tmp_path):
     assert list((tmp_path / "backups").iterdir()) == []
 
 
-def test_disabled_admin_api_names_the_flag(tmp_path):
-    target = FakeTarget()
-    target.prometheus.call = lambda method, path, **_: Reply(  # type: ignore[method-assign]
-        {"status": "error", "errorType": "unavailable", "error": "admin APIs disabled"}, 500)
-    with pytest.raises(BackupError, match="--web.enable-admin-api"):
-        backup.backup(target, tmp_path / "backups")
-
-
 def test_an_intact_backup_restores_every_saved_part(made):
     folder, _ = made
     target = FakeTarget()
@@ -150,10 +145,10 @@ def changed_byte(folder: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize(("damage", "message"), [
-    (lambda f: changed_byte(f, "prometheus/snapshot/01BLOCK/chunks/000001"),
-     "prometheus/snapshot/01BLOCK/chunks/000001 does not match its sha256"),
+    (lambda f: changed_byte(f, "prometheus/data/01BLOCK/chunks/000001"),
+     "prometheus/data/01BLOCK/chunks/000001 does not match its sha256"),
     (lambda f: (f / "alertmanager/storage/silences").unlink(), "alertmanager/storage/silences is missing"),
-    (lambda f: (f / "prometheus/snapshot/01BLOCK/extra").write_text("x"), "prometheus/snapshot/01BLOCK/extra is in"),
+    (lambda f: (f / "prometheus/data/01BLOCK/extra").write_text("x"), "prometheus/data/01BLOCK/extra is in"),
 ])
 def test_restore_refuses_a_damaged_backup_naming_the_file_and_writes_nothing(made, damage, message):
     folder, _ = made
@@ -240,12 +235,14 @@ def test_compose_command_lines():
     assert commands.run_tar_in("alertmanager", "/alertmanager")[-1] == "tar -xf - -C /alertmanager"
 
 
-def test_compose_prometheus_snapshot_is_streamed_out_then_removed(tmp_path):
-    recorder = Recorder({"s1/01BLOCK/meta.json": b"{}", "s1/01BLOCK/index": b"i"})
-    compose_target(recorder).fetch_prometheus_snapshot("s1", tmp_path / "prometheus/snapshot")
-    assert recorder.tails() == [["exec", "-T", "prometheus", "tar", "-C", "/prometheus/snapshots", "-cf", "-", "s1"],
-                                ["exec", "-T", "prometheus", "rm", "-rf", "--", "/prometheus/snapshots/s1"]]
-    assert tree(tmp_path / "prometheus/snapshot") == {"01BLOCK/index": b"i", "01BLOCK/meta.json": b"{}"}
+def test_compose_prometheus_is_stopped_copied_and_started(tmp_path):
+    recorder = Recorder({"01BLOCK/meta.json": b"{}", "01BLOCK/index": b"i", "wal/00000001": b"w"})
+    compose_target(recorder).fetch_prometheus_data(tmp_path / "prometheus/data")
+    assert recorder.tails() == [["stop", "prometheus"],
+                                ["run", "--rm", "--no-deps", "-T", "--entrypoint", "tar", "prometheus", "-C",
+                                 "/prometheus", "-cf", "-", "."],
+                                ["start", "prometheus"]]
+    assert tree(tmp_path / "prometheus/data") == {"01BLOCK/index": b"i", "01BLOCK/meta.json": b"{}", "wal/00000001": b"w"}
 
 
 def test_compose_alertmanager_is_stopped_copied_and_started(tmp_path):
