@@ -125,11 +125,11 @@ def docker_engine() -> None:
 
 @pytest.fixture(scope="session")
 def stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The whole compose stack, every profile on, started once for the Docker suite (tests/docker/)."""
+    """The whole compose stack, every profile on (tls included), started once for the Docker suite (tests/docker/)."""
     from docker_stack import prepare
     from testcontainers.compose import DockerCompose
 
     running = prepare(tmp_path_factory.mktemp("compose"))
     with DockerCompose(running.project, env_file=str(running.project / ".env"), build=True, wait=True,
-                       profiles=["logging", "tracing", "demo"]):
+                       profiles=["logging", "tracing", "demo", "tls"]):
         yield running

@@ -20,7 +20,10 @@ from obsstack import envfile
 DEADLINE_S = 600
 PROJECT = "obs-test"
 PORTS = {"GRAFANA_PORT": 23000, "PROMETHEUS_PORT": 29090, "ALERTMANAGER_PORT": 29093, "KIBANA_PORT": 25601,
-         "ELASTICSEARCH_PORT": 29200, "JAEGER_UI_PORT": 26686, "OTLP_GRPC_PORT": 24317, "OTLP_HTTP_PORT": 24318}
+         "ELASTICSEARCH_PORT": 29200, "JAEGER_UI_PORT": 26686, "OTLP_GRPC_PORT": 24317, "OTLP_HTTP_PORT": 24318,
+         # The tls profile's ports (Caddy listens inside on the same numbers).
+         "TLS_HTTP_PORT": 20080, "TLS_HTTPS_PORT": 20443, "PROMETHEUS_TLS_PORT": 29443, "ALERTMANAGER_TLS_PORT": 29493,
+         "KIBANA_TLS_PORT": 25643, "JAEGER_TLS_PORT": 26643, "OTLP_HTTP_TLS_PORT": 24328, "OTLP_GRPC_TLS_PORT": 24327}
 
 
 @dataclass
@@ -53,6 +56,7 @@ def prepare(tmp: Path) -> RunningStack:
     text = env_path.read_text().replace("COMPOSE_PROJECT_NAME=observability", f"COMPOSE_PROJECT_NAME={PROJECT}")
     for key, port in PORTS.items():
         text = re.sub(rf"(?m)^{key}=.*$", f"{key}={port}", text)
+    text = re.sub(r"(?m)^COMPOSE_PROFILES=.*$", "COMPOSE_PROFILES=logging,tracing,demo,tls", text)
     text = re.sub(r"(?m)^JAEGER_PUBLIC_URL=.*$", f"JAEGER_PUBLIC_URL=http://localhost:{PORTS['JAEGER_UI_PORT']}", text)
     env_path.write_text(text)
     return RunningStack(project, envfile.read_env(env_path))
