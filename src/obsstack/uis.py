@@ -36,8 +36,20 @@ UIS = (
        password_variable="ALERTMANAGER_WEB_PASSWORD"),
     UI("kibana", 5601, "Kibana", "kibana", user="elastic", password_variable="ELASTIC_PASSWORD"),
     UI("elasticsearch", 9200, "Elasticsearch API", "elasticsearch", user="elastic", password_variable="ELASTIC_PASSWORD"),
-    UI("jaeger", 16686, "Jaeger UI", "jaeger", note="no login: keep BIND_ADDRESS=127.0.0.1 or put a proxy in front"),
-    UI("jaeger", 4317, "OTLP gRPC (traces in)", None, note="no login"),
-    UI("jaeger", 4318, "OTLP HTTP (traces in)", "otlp", note="no login"),
+    UI("jaeger", 16686, "Jaeger UI", "jaeger", note="no login here (127.0.0.1); through the tls profile: user jaeger"),
+    UI("jaeger", 4317, "OTLP gRPC (traces in)", None, note="no login here (127.0.0.1); through the tls profile: user otlp"),
+    UI("jaeger", 4318, "OTLP HTTP (traces in)", "otlp", note="no login here (127.0.0.1); through the tls profile: user otlp"),
 )
+
+# The tls profile's HTTPS ports: the .env setting of each (Caddy listens on the published number).
+TLS_PORTS = {
+    "TLS_HTTP_PORT": ("HTTP -> HTTPS", "redirects to Grafana"),
+    "TLS_HTTPS_PORT": ("Grafana (HTTPS)", "user GRAFANA_ADMIN_USER (admin), password GRAFANA_ADMIN_PASSWORD"),
+    "PROMETHEUS_TLS_PORT": ("Prometheus (HTTPS)", "user prometheus, password PROMETHEUS_WEB_PASSWORD"),
+    "ALERTMANAGER_TLS_PORT": ("Alertmanager (HTTPS)", "user alertmanager, password ALERTMANAGER_WEB_PASSWORD"),
+    "KIBANA_TLS_PORT": ("Kibana (HTTPS)", "user elastic, password ELASTIC_PASSWORD"),
+    "JAEGER_TLS_PORT": ("Jaeger UI (HTTPS)", "user jaeger, password JAEGER_UI_PASSWORD"),
+    "OTLP_HTTP_TLS_PORT": ("OTLP HTTP (HTTPS)", "user otlp, password OTLP_PASSWORD"),
+    "OTLP_GRPC_TLS_PORT": ("OTLP gRPC (TLS)", "user otlp, password OTLP_PASSWORD"),
+}
 BY_PORT = {(ui.service, ui.port): ui for ui in UIS}

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import checks, compose
-from ..uis import BY_PORT
+from .. import checks, compose, envfile
+from ..uis import BY_PORT, TLS_PORTS
 from .common import add_project_arguments, resolve
 
 HELP = "print the stack's URLs and where each login is"
@@ -27,8 +27,15 @@ def run(args: argparse.Namespace) -> int:
     if project is None:
         print(f"compose config failed: {error}", file=sys.stderr)
         return 1
+    env = envfile.read_env(env_path) if env_path.exists() else {}
+    tls_by_port = {int(env[key]): value for key, value in TLS_PORTS.items() if env.get(key, "").isdigit()}
     print("\nThe stack:")
     for port in compose.published_ports(project):
+        if port.service == "tls-proxy" and port.port in tls_by_port:
+            label, login = tls_by_port[port.port]
+            scheme = "http" if label.startswith("HTTP ->") else "https"
+            print(f"  {label:<22} {scheme}://{env.get('TLS_HOSTNAME') or 'localhost'}:{port.port:<6} {login}")
+            continue
         ui = BY_PORT.get((port.service, port.target))
         label, login = (ui.label, ui.describe_login()) if ui else (port.service, "")
         host = port.host_ip if port.host_ip not in ("", "0.0.0.0") else "localhost"
