@@ -87,3 +87,11 @@ def test_a_regression_fails_the_lint(everything, tmp_path, break_it, rule):
     break_it(broken)
     rc, report, _ = lint(broken, tmp_path)
     assert rc != 0 and any(rule in line for line in open_findings(report)), open_findings(report)
+
+
+def test_stateless_programs_run_on_a_read_only_root_filesystem(everything):
+    """CL-0007 (low) is reported, not suppressed; these write nothing but their data volume, if any."""
+    read_only = {name for name, service in everything["services"].items() if service.get("read_only")}
+    assert read_only >= {"prometheus", "alertmanager", "node-exporter", "postgres-exporter", "redis-exporter",
+                         "blackbox-exporter", "elasticsearch-exporter", "logstash-exporter", "json-exporter",
+                         "docker-socket-proxy", "tls-proxy"}
