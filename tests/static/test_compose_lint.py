@@ -56,7 +56,7 @@ def open_findings(report: Any, at_least: tuple[str, ...] = ("critical", "high", 
 
 @pytest.fixture(scope="module")
 def everything(render) -> dict[str, Any]:
-    return render(PROFILES, gpu=True)
+    return render((*PROFILES, "tls"), gpu=True)  # every profile, the tls one included
 
 
 def test_no_critical_high_or_medium_finding_is_left_unreasoned(everything, tmp_path):
