@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +39,17 @@ def require_namespaces() -> None:
         if IN_CI:
             pytest.fail(f"{problem} (CI=true)")
         pytest.skip(problem)
+
+
+def until(check: Callable[[], object], what: str, deadline_s: float = 60, every_s: float = 0.2) -> object:
+    """check()'s first truthy result, or the test fails saying WHAT after DEADLINE_S."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, what
+        time.sleep(every_s)
 
 
 def ip(*args: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from . import alertmanager_config, compose, envfile, preflight
+from . import alertmanager_config, compose, envfile, preflight, settings
 from .report import Result, Status
 
 GPU_OVERLAY = "docker-compose.gpu.yml"
@@ -87,7 +87,7 @@ def ours_running(project_dir: Path, env_path: Path) -> set[str]:
 
 
 def host_checks(project_dir: Path, host: preflight.Host, info: dict | str, project: dict | None,
-                env_path: Path) -> list[Result]:
+                env_path: Path, ports: bool = True) -> list[Result]:
     command = None
     try:
         command = compose.find_compose()
@@ -99,8 +99,10 @@ def host_checks(project_dir: Path, host: preflight.Host, info: dict | str, proje
     services = project.get("services", {})
     results.append(preflight.check_memory(host, compose.memory_limits(project)))
     results.append(preflight.check_max_map_count(host, "elasticsearch" in services))
-    ours = running_services(project_dir, env_path, command) if command and not isinstance(info, str) else set()
-    results.append(preflight.check_ports(compose.published_ports(project), ours))
+    if ports:
+        ours = running_services(project_dir, env_path, command) if command and not isinstance(info, str) else set()
+        values = envfile.read_env(env_path) if env_path.exists() else {}
+        results.append(preflight.check_ports(compose.published_ports(project), ours, settings.port_settings(values)))
     docker_root = Path(info.get("DockerRootDir", "/")) if isinstance(info, dict) else project_dir
     results.append(preflight.check_disk(host, docker_root if docker_root.exists() else project_dir))
     results.append(preflight.check_gpu(info, "dcgm-exporter" in services))

@@ -115,14 +115,16 @@ def port_in_use(host_ip: str, port: int) -> bool:
     return False
 
 
-def check_ports(ports: list[compose.PublishedPort], ours: set[str]) -> Result:
-    """``ours``: services of this project already running (their ports are taken by us)."""
+def check_ports(ports: list[compose.PublishedPort], ours: set[str], named: dict[int, list[str]] | None = None) -> Result:
+    """``ours``: services of this project already running (their ports are taken by us); ``named``:
+    port -> the .env settings that publish it, so the fix names them."""
     busy = [p for p in ports if p.service not in ours and port_in_use(p.host_ip, p.port)]
     if busy:
         listed = ", ".join(f"{p.host_ip or '*'}:{p.port} ({p.service})" for p in busy)
+        settings = sorted({name for p in busy for name in (named or {}).get(p.port, [])})
         return Result("ports", Status.FAIL, f"in use: {listed}",
-                      "stop what listens there (`sudo ss -ltnp 'sport = :PORT'` shows it) or choose another "
-                      "port in .env (GRAFANA_PORT, PROMETHEUS_PORT, ...)")
+                      f"set another port in .env ({', '.join(settings) or 'GRAFANA_PORT, PROMETHEUS_PORT, ...'}), "
+                      "or stop what listens there (`sudo ss -ltnp 'sport = :PORT'` shows it)")
     return Result("ports", Status.PASS, f"{len(ports)} published ports free" + (" or already ours" if ours else ""))
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .compose import parse_bytes
 from .durations import parse_duration
 from .report import Result, Status
 
@@ -30,12 +31,11 @@ RECEIVER_URLS = ("ALERT_SLACK_WEBHOOK_URL", "ALERT_WEBHOOK_URL", "ALERT_DEADMANS
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+MIB = 1024 * 1024
+
+
 def mebibytes(size: str) -> int:
-    match = re.fullmatch(r"(\d+)([kmgKMG])?", size.strip())
-    if not match:
-        raise ValueError(size)
-    factor = {"k": 1 / 1024, "m": 1, "g": 1024}[(match[2] or "m").lower()]
-    return int(int(match[1]) * factor)
+    return parse_bytes(size) // MIB
 
 
 def known_profiles(compose_file: Path) -> set[str]:

@@ -15,7 +15,7 @@ import bcrypt
 import pytest
 import yaml
 
-from netns import Network, require_namespaces
+from netns import Network, require_namespaces, until
 from obsstack.agent import agent_config, central_web_users
 from obsstack.net import free_port
 
@@ -52,16 +52,6 @@ class Centre:
     def set_hosts(self, hosts: dict[str, str]) -> None:
         """What `hosts add/remove` will do: the web config with these hosts' users (re-read per request)."""
         self.web.write_text(yaml.safe_dump(central_web_users(hosts, {"prometheus": self.users["prometheus"]})))
-
-
-def until(check, what: str, deadline_s: float = DEADLINE_S):
-    deadline = time.monotonic() + deadline_s
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, what
-        time.sleep(0.5)
 
 
 def hashed(password: str) -> str:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from netns import Network, ip, require_namespaces
+from netns import Network, ip, require_namespaces, until
 from obsstack.net import free_port
 
 FETCH = """
@@ -23,16 +23,6 @@ except OSError as error:
 
 def fetch(net: Network, node: str, url: str, timeout: float = 2) -> subprocess.CompletedProcess[str]:
     return net.run(node, [sys.executable, "-c", FETCH, url, str(timeout)], timeout=timeout + 10)
-
-
-def until(check, what: str, deadline_s: float = 15):
-    deadline = time.monotonic() + deadline_s
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ examples:
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -38,8 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def settings_first(project_dir: Path, env_path: Path, args: argparse.Namespace) -> list[Result]:
-    """.env's values (the example's defaults where .env has none yet) checked before anything is
-    written: a wrong value, or a port already taken, stops setup with .env and every file as they were."""
+    """.env's values (the example's defaults where .env has none yet) and the ports, checked before
+    anything is written: a FAIL among them stops setup with .env and every file as they were."""
     try:
         values = {s.key: s.default for s in envfile.read_example(project_dir / ".env.example")}
         if env_path.exists():
@@ -52,25 +51,19 @@ def settings_first(project_dir: Path, env_path: Path, args: argparse.Namespace) 
     project, _ = checks.render_project(project_dir, env_path)
     if project is None:
         return []
-    busy = preflight.check_ports(compose.published_ports(project), checks.ours_running(project_dir, env_path))
-    if busy.status is Status.FAIL:
-        named = settings.port_settings(values)
-        taken = sorted({name for port in re.findall(r":(\d+) \(", busy.detail) for name in named.get(int(port), [])})
-        return [Result("ports", Status.FAIL, busy.detail,
-                       f"set another port in .env ({', '.join(taken) or 'the *_PORT setting'}), or stop what listens there "
-                       "(`ss -ltnp 'sport = :PORT'` shows it)")]
-    return []
+    return [preflight.check_ports(compose.published_ports(project), checks.ours_running(project_dir, env_path),
+                                  settings.port_settings(values))]
 
 
 def run(args: argparse.Namespace) -> int:
     project_dir, env_path = resolve(args)
     interactive = not args.non_interactive and sys.stdin.isatty()
     host = preflight.Host()
-    refused = settings_first(project_dir, env_path, args)
-    if refused:
-        return print_results(refused, args.json, "setup", "ready")
+    early = settings_first(project_dir, env_path, args)
+    if failed(early):
+        return print_results(early, args.json, "setup", "ready")
     info = host.docker_info()
-    results = checks.prepare_env(project_dir, env_path, info)
+    results = early + checks.prepare_env(project_dir, env_path, info)
     if failed(results):
         return print_results(results, args.json, "setup", "ready")
     results += checks.render_alertmanager(project_dir, env_path)
@@ -78,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         return print_results(results, args.json, "setup", "ready")
     project, compose_error = checks.render_project(project_dir, env_path)
     if not args.skip_preflight:
-        results += checks.host_checks(project_dir, host, info, project, env_path)
+        # The ports were checked before anything was written (settings_first).
+        results += checks.host_checks(project_dir, host, info, project, env_path, ports=False)
     results += validate.validate(project_dir, project, compose_error, docker_ok=not isinstance(info, str))
     code = print_results(results, args.json, "setup", "ready")
     if code == 0 and interactive and any(r.status is Status.WARN for r in results):

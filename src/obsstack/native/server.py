@@ -2,7 +2,6 @@
 basic auth, with the paths and addresses made native."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import bcrypt
 import yaml
 
 from .. import native_config
+from ..envfile import write_private
 from .registry import Context
 
 
@@ -33,21 +33,12 @@ def write_web_config(ctx: Context, service: str) -> None:
     write_private(web / f"{service}-password", ctx.passwords[service])
 
 
-def write_private(path: Path, text: str) -> Path:
-    """TEXT in PATH, readable by this user only from its first byte (never briefly world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    return path
-
-
 def write_secret(ctx: Context, name: str, value: str) -> str:
     """A secret as a file (STATE/secrets/NAME, mode 0600) for a *_FILE setting: off every command line."""
     secrets = ctx.state / "secrets"
     secrets.mkdir(mode=0o700, exist_ok=True)
-    return str(write_private(secrets / name, value + "\n"))
+    write_private(secrets / name, value + "\n")
+    return str(secrets / name)
 
 
 def write_yaml(path: Path, data: Any) -> None:

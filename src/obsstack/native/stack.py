@@ -11,10 +11,10 @@ from typing import Any
 import requests
 
 from .. import paths
+from ..envfile import write_private
 from ..timescale import REAL, TimeScale
 from . import components  # noqa: F401  (registers every component)
 from .process import Component, NativeStackError, Supervisor
-from .server import write_private
 from .registry import REGISTRY, new_context
 
 

@@ -13,7 +13,7 @@ import subprocess
 
 from ..process import Component, NativeStackError
 from ..registry import Context, component
-from ..server import write_private
+from ...envfile import write_private
 
 UNPRIVILEGED_USER = "nobody"
 
@@ -44,7 +44,8 @@ def init_cluster(ctx: Context) -> None:
     if (data / "PG_VERSION").exists():
         return
     data.mkdir(parents=True, exist_ok=True)
-    pwfile = write_private(ctx.state / "postgres.pw", ctx.passwords["postgres"] + "\n")
+    pwfile = ctx.state / "postgres.pw"
+    write_private(pwfile, ctx.passwords["postgres"] + "\n")
     if as_root():
         for path in (data, pwfile):
             os.chown(path, pwd.getpwnam(UNPRIVILEGED_USER).pw_uid, -1)
