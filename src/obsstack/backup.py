@@ -21,7 +21,7 @@ the reason, versions, start and end time, duration, and the size and sha256 of e
 
 `restore` checks every file against the manifest first and refuses, naming the file, if any is
 missing, changed or unexpected; it then writes nothing. Otherwise it stages the data beside the
-running service, stops Prometheus, puts the snapshot's blocks in place of its TSDB folder and starts
+running service, stops Prometheus, puts the saved TSDB folder in place of its own and starts
 it; the same for Alertmanager's `silences` and `nflog` (and, in compose, Grafana's database).
 Elasticsearch is not restored automatically: restoring indices over live ones needs a decision
 (which to close or delete); the command to run is printed.
@@ -455,9 +455,6 @@ class ComposeCommands:
     def exec_tar_out(self, service: str, folder: str, names: tuple[str, ...]) -> list[str]:
         """A tar of folder/names on stdout, from the running container."""
         return [*self.base, "exec", "-T", service, "tar", "-C", folder, "-cf", "-", *names]
-
-    def exec_remove(self, service: str, path: str) -> list[str]:
-        return [*self.base, "exec", "-T", service, "rm", "-rf", "--", path]
 
     def run_tar_out(self, service: str, folder: str, names: tuple[str, ...]) -> list[str]:
         """A tar of folder/names on stdout from a one-off container on the service's volumes (works

@@ -222,10 +222,8 @@ def test_compose_command_lines():
     commands = ComposeCommands(BASE)
     assert commands.stop("alertmanager") == [*BASE, "stop", "alertmanager"]
     assert commands.start("alertmanager") == [*BASE, "start", "alertmanager"]
-    assert commands.exec_tar_out("prometheus", "/prometheus/snapshots", ("s1",)) == [
-        *BASE, "exec", "-T", "prometheus", "tar", "-C", "/prometheus/snapshots", "-cf", "-", "s1"]
-    assert commands.exec_remove("prometheus", "/prometheus/snapshots/s1") == [
-        *BASE, "exec", "-T", "prometheus", "rm", "-rf", "--", "/prometheus/snapshots/s1"]
+    assert commands.exec_tar_out("elasticsearch", "/usr/share/elasticsearch/backup", (".",)) == [
+        *BASE, "exec", "-T", "elasticsearch", "tar", "-C", "/usr/share/elasticsearch/backup", "-cf", "-", "."]
     assert commands.run_tar_out("grafana", "/var/lib/grafana", ("grafana.db",)) == [
         *BASE, "run", "--rm", "--no-deps", "-T", "--entrypoint", "tar", "grafana", "-C", "/var/lib/grafana", "-cf", "-",
         "grafana.db"]

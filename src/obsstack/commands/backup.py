@@ -1,7 +1,7 @@
 """Back up the stack's state into one timestamped folder, with a manifest of every file's sha256.
 
-Saves a consistent Prometheus snapshot (Prometheus needs --web.enable-admin-api; the API stays behind
-its basic-auth login on 127.0.0.1), Alertmanager's silences and notification log (Alertmanager is
+Saves Prometheus' TSDB (Prometheus is stopped for the copy, a second or so, so it is consistent; the
+admin API stays off), Alertmanager's silences and notification log (Alertmanager is
 stopped for about a second so its files are current; the silences also as readable JSON), Grafana's
 database and an Elasticsearch snapshot (compose only; natively they are skipped, saying so). The
 folder DEST/obsstack-backup-<UTC time>/ appears only once every part is saved. Keep it private: it
@@ -30,8 +30,8 @@ RESTORE_HELP = "check a backup's checksums, then put its Prometheus and Alertman
 RESTORE_DOC = """Restore a folder written by `obsstack backup` into the running stack.
 
 Every file is first checked against manifest.json (size and sha256); if one is missing, changed or
-unexpected, restore names it and writes nothing. Then it replaces Prometheus' TSDB with the snapshot's
-blocks and Alertmanager's silences and notification log (each stopped, its data put in place, started
+unexpected, restore names it and writes nothing. Then it replaces Prometheus' TSDB with the saved one
+(its WAL replayed at start) and Alertmanager's silences and notification log (each stopped, its data put in place, started
 again), and in compose Grafana's database. The data written since the backup is replaced. The
 Elasticsearch snapshot is not restored automatically: the command to run is printed.
 
