@@ -24,24 +24,54 @@ from typing import Any
 WRITE_PATH = "/api/v1/write"
 
 
-def agent_config(host: str, central_url: str, password_file: str, targets: dict[str, list[str]],
-                 scrape_interval: str = "15s", ca_file: str | None = None) -> dict[str, Any]:
-    """The agent's prometheus.yml: scrape TARGETS (job -> addresses) on the host, write to the centre
-    as user HOST with the password in PASSWORD_FILE."""
-    remote_write: dict[str, Any] = {
-        "url": central_url.rstrip("/") + WRITE_PATH,
-        "name": "central",
-        "basic_auth": {"username": host, "password_file": password_file},
-        # Retry with backoff up to 30 s between tries; the WAL holds what is not sent yet.
-        "queue_config": {"max_backoff": "30s"},
-    }
-    if ca_file:
-        remote_write["tls_config"] = {"ca_file": ca_file}
+# What the agent bundle (agent/docker-compose.agent.yml) scrapes on its host: job -> service:port,
+# the jobs of the same names at the centre, so every rule and dashboard applies to every host.
+BUNDLE_TARGETS: dict[str, list[str]] = {
+    "node": ["node-exporter:9100"],
+    "cadvisor": ["cadvisor:8080"],
+    "gpu-exporter": ["gpu-exporter:9835"],
+}
+# Found by DNS only where the host runs the GPU overlay (as at the centre).
+BUNDLE_DNS_TARGETS: dict[str, tuple[str, int]] = {"dcgm": ("dcgm-exporter", 9400)}
+# The agent's own metrics: its remote-write queue (failed samples, lag) reaches the centre too.
+AGENT_JOB = "prometheus-agent"
+
+
+def agent_config(host: str, central_urls: str | list[str], password_file: str, targets: dict[str, list[str]],
+                 scrape_interval: str = "15s", ca_file: str | None = None,
+                 dns_targets: dict[str, tuple[str, int]] | None = None, self_address: str | None = None) -> dict[str, Any]:
+    """The agent's prometheus.yml: scrape TARGETS (job -> addresses) on the host, write to every
+    central URL (one per Prometheus replica) as user HOST with the password in PASSWORD_FILE.
+
+    Every target's `instance` is the host's name: the agents scrape the same service names on every
+    host, so the address would not tell hosts apart in legends and alerts; `host` is the label to
+    join on."""
+    urls = [central_urls] if isinstance(central_urls, str) else list(central_urls)
+    if not urls:
+        raise ValueError("an agent needs at least one central URL to write to")
+    relabel = [{"target_label": "instance", "replacement": host}]
+    jobs: list[dict[str, Any]] = [{"job_name": job, "static_configs": [{"targets": addresses}], "relabel_configs": relabel}
+                                  for job, addresses in sorted(targets.items())]
+    jobs += [{"job_name": job, "dns_sd_configs": [{"names": [name], "type": "A", "port": port}], "relabel_configs": relabel}
+             for job, (name, port) in sorted((dns_targets or {}).items())]
+    if self_address:
+        jobs.append({"job_name": AGENT_JOB, "static_configs": [{"targets": [self_address]}], "relabel_configs": relabel})
+    writes: list[dict[str, Any]] = []
+    for number, url in enumerate(urls, start=1):
+        write: dict[str, Any] = {
+            "url": url.rstrip("/") + WRITE_PATH,
+            "name": "central" if len(urls) == 1 else f"central-{number}",
+            "basic_auth": {"username": host, "password_file": password_file},
+            # Retry with backoff up to 30 s between tries; the WAL holds what is not sent yet.
+            "queue_config": {"max_backoff": "30s"},
+        }
+        if ca_file:
+            write["tls_config"] = {"ca_file": ca_file}
+        writes.append(write)
     return {
         "global": {"scrape_interval": scrape_interval, "external_labels": {"host": host}},
-        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": addresses}]}
-                           for job, addresses in sorted(targets.items())],
-        "remote_write": [remote_write],
+        "scrape_configs": jobs,
+        "remote_write": writes,
     }
 
 

@@ -50,6 +50,20 @@ def render_alertmanager(project_dir: Path, env_path: Path, out_dir: Path | None 
     return [Result("alertmanager", Status.PASS, detail)]
 
 
+def render_hosts(project_dir: Path, env_path: Path) -> list[Result]:
+    """The centre's side of the other hosts (src/obsstack/hosts.py), from .env and hosts/hosts.yml:
+    the central Prometheus' logins, the expected hosts, Logstash's hosts' intake and the OTLP logins."""
+    from . import hosts  # cryptography is loaded only here
+
+    env = envfile.read_env(env_path) if env_path.exists() else {}
+    try:
+        hosts.render_central(project_dir, env)
+        count = len(hosts.read_registry(project_dir))
+    except (hosts.HostsError, OSError) as exc:
+        return [Result("hosts", Status.FAIL, str(exc), "fix hosts/hosts.yml with `obsstack hosts`, or restore it")]
+    return [Result("hosts", Status.PASS, f"rendered the centre's side for {count} other host(s) (obsstack hosts list)")]
+
+
 def render_project(project_dir: Path, env_path: Path) -> tuple[dict | None, str | None]:
     """The compose project as `config` renders it with this .env (or, before the first setup, with a
     throwaway one generated from .env.example); or the error."""

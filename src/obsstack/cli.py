@@ -7,6 +7,7 @@
   native     run the metrics core natively on 127.0.0.1, without Docker
   toolchain  install the real tools the tests run into .tools/
   dashboards write the Grafana dashboards from their code (or --check they are current)
+  hosts      add, list and remove the other hosts the stack watches (agent bundles)
 
 examples:
   obsstack setup && docker compose up -d --wait && obsstack urls
@@ -20,9 +21,9 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import backup, dashboards, native, setup, smoke, toolchain, urls, validate
+from .commands import backup, dashboards, hosts, native, setup, smoke, toolchain, urls, validate
 
-COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards, backup)
+COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards, backup, hosts)
 
 
 def build_parser() -> argparse.ArgumentParser:

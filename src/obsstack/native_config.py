@@ -66,7 +66,9 @@ def render_prometheus(config: dict[str, Any], addresses: dict[str, str], *, web_
                                 scrape_timeout=format_duration(scale.scrape_s))
     if scale.evaluation_s is not None:
         config["global"]["evaluation_interval"] = format_duration(scale.evaluation_s)
-    config["rule_files"] = [str(rules_dir / Path(pattern).name) for pattern in config.get("rule_files", [])]
+    # generated/: the other hosts' files (obsstack hosts), which the native stack has none of.
+    config["rule_files"] = [str(rules_dir / Path(pattern).name) for pattern in config.get("rule_files", [])
+                            if not pattern.startswith("generated/")]
 
     def rewrite_auth(block: dict[str, Any]) -> None:
         auth = block.get("basic_auth", {})

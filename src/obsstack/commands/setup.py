@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if failed(results):
         return print_results(results, args.json, "setup", "ready")
     results += checks.render_alertmanager(project_dir, env_path)
+    results += checks.render_hosts(project_dir, env_path)
     if failed(results):
         return print_results(results, args.json, "setup", "ready")
     project, compose_error = checks.render_project(project_dir, env_path)
