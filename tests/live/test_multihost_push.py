@@ -1,8 +1,12 @@
 """Metrics from other hosts, pushed (src/obsstack/agent.py), across real network namespaces
 (tests/netns.py): a central Prometheus with the remote-write receiver, and on each host node_exporter
-scraped by Prometheus in agent mode, all the real binaries. Both hosts' series arrive with their
-`host` label; an outage of one host's link is late data, not a gap; a wrong credential and a revoked
-one are refused: the agent counts the samples it drops, and the host's series stop at the centre."""
+scraped by Prometheus in agent mode, all the real binaries. The hosts are added by `obsstack hosts
+add` (src/obsstack/hosts.py): the centre runs with the web config and expected-hosts rule it renders,
+each agent with its bundle's prometheus.yml and password; the centre evaluates the real
+prometheus/rules/hosts.yml, its windows scaled to the test's 1 s scrapes. Both hosts' series arrive
+with their `host` label; cutting one host's link fires its HostMetricsAbsent within the rule's
+window and `for`, and the outage is late data, not a gap; a wrong credential and a removed host are
+refused: the agent counts the samples it drops, and the host's series stop at the centre."""
 from __future__ import annotations
 
 import json
@@ -11,17 +15,22 @@ import sys
 import time
 from pathlib import Path
 
-import bcrypt
 import pytest
 import yaml
 
 from netns import Network, require_namespaces, until
-from obsstack.agent import agent_config, central_web_users
+from obsstack import envfile, hosts
+from obsstack.agent import AGENT_JOB
+from obsstack.native_config import render_rules
 from obsstack.net import free_port
+from obsstack.timescale import TimeScale
 
 pytestmark = pytest.mark.toolchain
 SCRAPE_S = 1
 DEADLINE_S = 60
+# prometheus/rules/hosts.yml at 30 times real speed: HostMetricsAbsent's 2m window -> 4 s, `for` 1m -> 2 s.
+SCALE = TimeScale("netns", divisor=30, min_range_s=4)
+ROOT = Path(__file__).resolve().parents[2]
 
 QUERY = """
 import base64, json, sys, urllib.parse, urllib.request
@@ -36,8 +45,8 @@ except OSError as error:
 
 
 class Centre:
-    def __init__(self, net: Network, url: str, password: str, web: Path, users: dict[str, str]) -> None:
-        self.net, self.url, self.password, self.web, self.users = net, url, password, web, users
+    def __init__(self, net: Network, url: str, password: str, project: Path, env: dict[str, str]) -> None:
+        self.net, self.url, self.password, self.project, self.env = net, url, password, project, env
 
     def get(self, path: str, params: dict | None = None) -> str:
         proc = self.net.run("central", [sys.executable, "-c", QUERY, self.url, "prometheus", self.password, path,
@@ -49,43 +58,72 @@ class Centre:
         params = {"query": expr, **({"time": str(at)} if at else {})}
         return json.loads(self.get("/api/v1/query", params))["data"]["result"]
 
-    def set_hosts(self, hosts: dict[str, str]) -> None:
-        """What `hosts add/remove` will do: the web config with these hosts' users (re-read per request)."""
-        self.web.write_text(yaml.safe_dump(central_web_users(hosts, {"prometheus": self.users["prometheus"]})))
-
-
-def hashed(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=6)).decode()
+    def firing(self, alert: str) -> set[str]:
+        alerts = json.loads(self.get("/api/v1/alerts"))["data"]["alerts"]
+        return {a["labels"].get("host", "") for a in alerts if a["labels"]["alertname"] == alert and a["state"] == "firing"}
 
 
 @pytest.fixture
-def world(tool, tmp_path):
+def world(tool, tmp_path, project_copy):
     require_namespaces()
     prometheus, node_exporter = str(tool("prometheus")), str(tool("node_exporter"))
     processes: list[subprocess.Popen] = []
+    env_path = project_copy / ".env"
+    envfile.ensure_env(project_copy / ".env.example", env_path)
+    env = envfile.read_env(env_path)
     with Network(hosts=2) as net:
         central_port = free_port()
-        passwords = {"prometheus": "centre-password", "host1": "host1-password", "host2": "host2-password"}
-        users = {name: hashed(password) for name, password in passwords.items()}
         central = tmp_path / "central"
-        central.mkdir()
-        (central / "prometheus.yml").write_text(yaml.safe_dump({"global": {"scrape_interval": f"{SCRAPE_S}s"}}))
-        centre = Centre(net, f"http://127.0.0.1:{central_port}", passwords["prometheus"], central / "web.yml", users)
-        centre.set_hosts({"host1": users["host1"], "host2": users["host2"]})
+        (central / "rules").mkdir(parents=True)
+        hosts.render_central(project_copy, env)
+        rules = render_rules(yaml.safe_load((ROOT / "prometheus/rules/hosts.yml").read_text()), SCALE)
+        (central / "rules" / "hosts.yml").write_text(yaml.safe_dump(rules))
+        (central / "prometheus.yml").write_text(yaml.safe_dump({
+            "global": {"scrape_interval": f"{SCRAPE_S}s", "evaluation_interval": f"{SCRAPE_S}s"},
+            "rule_files": [str(central / "rules" / "hosts.yml"), str(project_copy / "prometheus/generated/rules/*.yml")]}))
+        centre = Centre(net, f"http://127.0.0.1:{central_port}", env["PROMETHEUS_WEB_PASSWORD"], project_copy, env)
         log = (tmp_path / "central.log").open("w")
+        # The web config and the expected hosts are the files `obsstack hosts` writes for the centre.
         processes.append(net.popen("central", [prometheus, f"--config.file={central / 'prometheus.yml'}",
                                                f"--storage.tsdb.path={central / 'data'}", "--web.enable-remote-write-receiver",
-                                               f"--web.config.file={central / 'web.yml'}", f"--web.listen-address=0.0.0.0:{central_port}"],
+                                               f"--web.config.file={project_copy / hosts.CENTRAL_WEB}",
+                                               f"--web.listen-address=0.0.0.0:{central_port}"],
                                    stdout=log, stderr=subprocess.STDOUT))
 
+        def add_host(host: str) -> str:
+            """`obsstack hosts add` for HOST; returns its bundle's password."""
+            hosts.add(project_copy, env, host, net.address(host), [f"http://{net.central_address_for(host)}:{central_port}"])
+            reload_rules()
+            bundle = project_copy / "hosts" / host
+            return next(line.split("=", 1)[1] for line in (bundle / ".env").read_text().splitlines()
+                        if line.startswith(hosts.AGENT_LOGIN_SETTING + "="))
+
+        def reload_rules() -> None:
+            """The expected hosts changed: what Prometheus does on SIGHUP (compose: POST /-/reload)."""
+            processes[0].send_signal(1)
+
         def start_agent(host: str, password: str) -> int:
+            """HOST's bundle run natively: its own prometheus.yml, with the exporter's and the agent's
+            addresses of this namespace instead of the compose service names."""
             home = tmp_path / host
             home.mkdir(exist_ok=True)
             node_port, agent_port = free_port(), free_port()
             (home / "password").write_text(password)
-            config = agent_config(host, f"http://{net.central_address_for(host)}:{central_port}", str(home / "password"),
-                                  {"node": [f"127.0.0.1:{node_port}"]}, scrape_interval=f"{SCRAPE_S}s")
-            config["remote_write"][0]["queue_config"]["max_backoff"] = "1s"  # the test's time scale
+            bundle = project_copy / "hosts" / host
+            config = yaml.safe_load((bundle / "prometheus.yml").read_text()) if bundle.exists() else None
+            if config is None:  # a host the centre does not know: the bundle another host would get
+                config = yaml.safe_load((project_copy / "hosts" / "host1" / "prometheus.yml").read_text())
+                config["global"]["external_labels"]["host"] = host
+                for write in config["remote_write"]:
+                    write["basic_auth"]["username"] = host
+                    write["url"] = f"http://{net.central_address_for(host)}:{central_port}/api/v1/write"
+            addresses = {"node": f"127.0.0.1:{node_port}", AGENT_JOB: f"127.0.0.1:{agent_port}"}
+            config["scrape_configs"] = [{**job, "static_configs": [{"targets": [addresses[job["job_name"]]]}]}
+                                        for job in config["scrape_configs"] if job["job_name"] in addresses]
+            config["global"]["scrape_interval"] = f"{SCRAPE_S}s"
+            for write in config["remote_write"]:
+                write["basic_auth"]["password_file"] = str(home / "password")
+                write["queue_config"]["max_backoff"] = "1s"  # the test's time scale
             (home / "agent.yml").write_text(yaml.safe_dump(config))
             out = (tmp_path / f"{host}.log").open("w")
             processes.append(net.popen(host, [node_exporter, f"--web.listen-address=127.0.0.1:{node_port}"], stdout=out,
@@ -97,7 +135,7 @@ def world(tool, tmp_path):
 
         until(lambda: centre.net.run("central", [sys.executable, "-c", QUERY, centre.url, "prometheus", centre.password,
                                                  "/-/ready", "{}"]).returncode == 0, "the central Prometheus never got ready")
-        yield net, centre, start_agent, passwords, tmp_path
+        yield net, centre, add_host, start_agent, tmp_path
         for proc in reversed(processes):  # the agents first: they flush to the centre on the way out
             proc.terminate()
             try:
@@ -119,16 +157,21 @@ def hosts_seen(centre: Centre) -> set[str]:
     return {r["metric"]["host"] for r in centre.query('up{job="node"} == 1')}
 
 
-def test_both_hosts_push_with_their_host_label_and_an_outage_leaves_no_gap(world):
-    net, centre, start_agent, passwords, _ = world
-    start_agent("host1", passwords["host1"])
-    start_agent("host2", passwords["host2"])
+def test_both_hosts_push_with_their_host_label_and_an_outage_fires_the_absence_alert_and_leaves_no_gap(world):
+    net, centre, add_host, start_agent, _ = world
+    start_agent("host1", add_host("host1"))
+    start_agent("host2", add_host("host2"))
     until(lambda: hosts_seen(centre) == {"host1", "host2"}, "both hosts' node series at the centre")
-    assert centre.query('count(node_cpu_seconds_total{host="host2"})'), "node_exporter's series, not just `up`"
+    assert centre.query('count(node_cpu_seconds_total{host="host2", instance="host2"})'), "node_exporter's series, not just `up`"
+    until(lambda: not centre.firing("HostMetricsAbsent"), "HostMetricsAbsent still firing while both hosts send")
 
     net.cut("host1")
     cut_at = time.time()
-    outage_s = 8
+    outage_s = 12
+    # The rule's window (4 s here) and `for` (2 s) run out, then it fires for host1 alone.
+    until(lambda: centre.firing("HostMetricsAbsent") == {"host1"}, "HostMetricsAbsent did not fire for the cut host", outage_s)
+    fired_after = time.time() - cut_at
+    assert fired_after >= 4, f"HostMetricsAbsent fired {fired_after:.1f} s after the cut, before its window and `for`"
     until(lambda: time.time() - cut_at >= outage_s, "wait out the outage", outage_s + 5)
     # During the cut nothing new from host1 reached the centre; host2 kept arriving.
     latest = lambda host: max([float(v[0]) for r in centre.query(f'up{{host="{host}",job="node"}}[60s]') for v in r["values"]],
@@ -138,6 +181,7 @@ def test_both_hosts_push_with_their_host_label_and_an_outage_leaves_no_gap(world
     net.restore("host1")
     restored_at = time.time()
     until(lambda: latest("host1") > restored_at, "host1's agent resumed after the link came back")
+    until(lambda: not centre.firing("HostMetricsAbsent"), "HostMetricsAbsent did not resolve after the link came back")
 
     # The agent's write-ahead log carried the outage: host1 has a sample every scrape through it.
     window = int(time.time() - cut_at) + 2
@@ -149,16 +193,17 @@ def test_both_hosts_push_with_their_host_label_and_an_outage_leaves_no_gap(world
 
 
 def test_a_wrong_or_revoked_credential_is_refused_and_counted(world):
-    net, centre, start_agent, passwords, _ = world
-    wrong = start_agent("host2", "not-host2s-password")
-    until(lambda: samples_dropped(net, "host2", wrong) > 0, "the agent with a wrong password counted no refused sample")
+    net, centre, add_host, start_agent, _ = world
+    password = add_host("host1")
+    wrong = start_agent("host2", "not-a-password-of-the-centre")   # host2 was never added
+    until(lambda: samples_dropped(net, "host2", wrong) > 0, "the agent with a wrong login counted no refused sample")
     assert "host2" not in hosts_seen(centre)
 
-    agent = start_agent("host1", passwords["host1"])
+    agent = start_agent("host1", password)
     until(lambda: "host1" in hosts_seen(centre), "host1 at the centre")
     assert samples_dropped(net, "host1", agent) == 0
-    centre.set_hosts({"host2": centre.users["host2"]})          # host1 removed: its credential revoked
+    hosts.remove(centre.project, centre.env, "host1")          # `obsstack hosts remove host1`
     revoked_at = time.time()
-    until(lambda: samples_dropped(net, "host1", agent) > 0, "the revoked host's writes were not refused")
+    until(lambda: samples_dropped(net, "host1", agent) > 0, "the removed host's writes were not refused")
     stamps = [float(v[0]) for r in centre.query('up{host="host1",job="node"}[20s]') for v in r["values"]]
-    assert max(stamps) < revoked_at + 2 * SCRAPE_S, "samples from a revoked host were accepted"
+    assert max(stamps) < revoked_at + 2 * SCRAPE_S, "samples from a removed host were accepted"
