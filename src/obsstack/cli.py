@@ -8,6 +8,7 @@
   toolchain  install the real tools the tests run into .tools/
   dashboards write the Grafana dashboards from their code (or --check they are current)
   hosts      add, list and remove the other hosts the stack watches (agent bundles)
+  ha         render the HA overlay's configs from the base ones
 
 examples:
   obsstack setup && docker compose up -d --wait && obsstack urls
@@ -21,9 +22,9 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import backup, dashboards, hosts, native, setup, smoke, toolchain, urls, validate
+from .commands import backup, dashboards, ha, hosts, native, setup, smoke, toolchain, urls, validate
 
-COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards, backup, hosts)
+COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards, backup, hosts, ha)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,11 +49,27 @@ def tools_bin(root: Path) -> Path:
     return paths.tools_bin(root)
 
 
+class ComposeLoader(yaml.SafeLoader):
+    """YAML with Compose's merge tags (`!reset`, `!override`, used by the overlay files)."""
+
+
+def _compose_tag(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node) or None
+
+
+for _tag in ("!reset", "!override"):
+    ComposeLoader.add_constructor(_tag, _compose_tag)
+
+
 def yaml_errors(root: Path) -> list[str]:
     errors = []
     for path in iter_files(root, YAML_GLOBS):
         try:
-            list(yaml.safe_load_all(path.read_text()))
+            list(yaml.load_all(path.read_text(), Loader=ComposeLoader))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

@@ -1,0 +1,93 @@
+"""The high-availability overlay's configs (docker-compose.ha.yml), rendered from the base ones.
+
+Two Prometheus replicas run the same prometheus.yml plus what HA needs, written here once:
+  - a `replica` external label (PROMETHEUS_REPLICA, set per service), so the two are told apart;
+  - alerts sent to every Alertmanager of the gossip cluster, with `replica` dropped so both replicas'
+    alerts are the same alert and the cluster notifies once;
+  - remote write to VictoriaMetrics with `replica` dropped, where -dedup.minScrapeInterval keeps one
+    sample per series and scrape interval: the long-term store holds one copy, not two;
+  - every replica and Alertmanager scraped by both replicas, so each sees the others fail.
+Grafana gets a second Prometheus-type datasource reading VictoriaMetrics for long ranges.
+`obsstack ha render` writes prometheus/ha/ and grafana/ha/ (checked in; `--check` in the tests).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROMETHEUS_REPLICAS = ("prometheus", "prometheus-b")
+ALERTMANAGERS = ("alertmanager", "alertmanager-b", "alertmanager-c")
+VICTORIAMETRICS = "victoriametrics:8428"
+REPLICA_LABEL = "replica"
+PROMETHEUS_OUT = "prometheus/ha/prometheus.yml"
+DATASOURCES_OUT = "grafana/ha/datasources/datasources.yml"
+NOTE = ("# Rendered by `obsstack ha render` from {source} (src/obsstack/ha.py): edit that, then run it\n"
+        "# again; tests/unit/test_ha_config.py checks this file is current. Used by docker-compose.ha.yml.\n")
+
+
+def _drop_replica() -> list[dict[str, str]]:
+    return [{"action": "labeldrop", "regex": REPLICA_LABEL}]
+
+
+def render_prometheus(base: dict[str, Any]) -> dict[str, Any]:
+    config = copy.deepcopy(base)
+    config["global"]["external_labels"][REPLICA_LABEL] = "${PROMETHEUS_REPLICA}"
+    alerting = config["alerting"]
+    alerting["alert_relabel_configs"] = _drop_replica()
+    for manager in alerting["alertmanagers"]:
+        manager["static_configs"] = [{"targets": [f"{name}:9093" for name in ALERTMANAGERS]}]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    jobs["prometheus"]["static_configs"] = [{"targets": [f"{name}:9090" for name in PROMETHEUS_REPLICAS]}]
+    jobs["alertmanager"]["static_configs"] = [{"targets": [f"{name}:9093" for name in ALERTMANAGERS]}]
+    auth = copy.deepcopy(jobs["prometheus"]["basic_auth"])  # VictoriaMetrics takes the stack's Prometheus login
+    config["scrape_configs"].append({"job_name": "victoriametrics", "basic_auth": auth,
+                                     "static_configs": [{"targets": [VICTORIAMETRICS]}]})
+    config["remote_write"] = [{
+        "url": f"http://{VICTORIAMETRICS}/api/v1/write",
+        "name": "victoriametrics",
+        "basic_auth": copy.deepcopy(auth),
+        "write_relabel_configs": _drop_replica(),
+        # Retry with backoff up to 30 s; the WAL (2 h or more) holds what VictoriaMetrics missed.
+        "queue_config": {"max_backoff": "30s"},
+    }]
+    return config
+
+
+def render_datasources(base: dict[str, Any], prometheus_version: str) -> dict[str, Any]:
+    config = copy.deepcopy(base)
+    prometheus = next(source for source in config["datasources"] if source["uid"] == "prometheus")
+    long_term = copy.deepcopy(prometheus)
+    long_term.update(name="VictoriaMetrics (long-term)", uid="victoriametrics", url=f"http://{VICTORIAMETRICS}", isDefault=False)
+    long_term["jsonData"] = {key: value for key, value in long_term["jsonData"].items() if key != "prometheusVersion"}
+    # Grafana's Prometheus datasource speaks to VictoriaMetrics' Prometheus-compatible API; saying
+    # so unlocks its MetricsQL functions in the editor (Grafana's prometheusType values).
+    long_term["jsonData"]["prometheusType"] = "Prometheus"
+    long_term["jsonData"]["prometheusVersion"] = prometheus_version
+    config["datasources"].insert(config["datasources"].index(prometheus) + 1, long_term)
+    return config
+
+
+def rendered_files(project: Path) -> dict[str, str]:
+    base = yaml.safe_load((project / "prometheus/prometheus.yml").read_text())
+    sources = yaml.safe_load((project / "grafana/provisioning/datasources/datasources.yml").read_text())
+    version = next(s for s in sources["datasources"] if s["uid"] == "prometheus")["jsonData"]["prometheusVersion"]
+    dump = lambda data, source: NOTE.format(source=source) + yaml.safe_dump(data, sort_keys=False, width=120)
+    return {PROMETHEUS_OUT: dump(render_prometheus(base), "prometheus/prometheus.yml"),
+            DATASOURCES_OUT: dump(render_datasources(sources, version), "grafana/provisioning/datasources/datasources.yml")}
+
+
+def stale_files(project: Path) -> list[str]:
+    return [name for name, text in rendered_files(project).items()
+            if not (project / name).exists() or (project / name).read_text() != text]
+
+
+def write(project: Path) -> list[Path]:
+    written = []
+    for name, text in rendered_files(project).items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+        written.append(project / name)
+    return written
