@@ -25,7 +25,23 @@ def compose_lint() -> str:
     return found
 
 
-def lint(project: dict[str, Any], workdir: Path, config: Path = SUPPRESSIONS) -> tuple[int, dict[str, Any], str]:
+def suppressions_for(project: dict[str, Any], workdir: Path) -> Path:
+    """.compose-lint.yml narrowed to PROJECT's services: one file serves the base project and its
+    overlays, and --strict-config refuses an exclusion naming a service the project lacks."""
+    config = yaml.safe_load(SUPPRESSIONS.read_text())
+    for settings in config["rules"].values():
+        if "exclude_services" in settings:
+            settings["exclude_services"] = {name: reason for name, reason in settings["exclude_services"].items()
+                                            if name in project["services"]}
+            if not settings["exclude_services"]:
+                del settings["exclude_services"]
+    narrowed = workdir / "compose-lint.yml"
+    narrowed.write_text(yaml.safe_dump(config))
+    return narrowed
+
+
+def lint(project: dict[str, Any], workdir: Path, config: Path | None = None) -> tuple[int, dict[str, Any], str]:
+    config = config or suppressions_for(project, workdir)
     rendered = workdir / "compose.yaml"
     rendered.write_text(json.dumps(project, indent=1))
     proc = subprocess.run([compose_lint(), "check", "--no-env", "--strict-config", "--config", str(config),
@@ -66,7 +82,11 @@ def test_no_critical_high_or_medium_finding_is_left_unreasoned(everything, tmp_p
     assert rc == 0, stderr[-2000:]
 
 
-def test_every_suppression_has_a_reason_and_names_a_real_service(everything):
+def test_every_suppression_has_a_reason_and_names_a_real_service(everything, compose_cmd, env_file):
+    from obsstack import compose
+
+    ha = compose.render(ROOT, env_file, [*PROFILES, "tls"], [ROOT / "docker-compose.yml", ROOT / "docker-compose.ha.yml"], compose_cmd)
+    everything = {"services": {**everything["services"], **ha["services"]}}
     config = yaml.safe_load(SUPPRESSIONS.read_text())["rules"]
     for rule, settings in config.items():
         if settings.get("enabled") is False:
@@ -95,3 +115,21 @@ def test_stateless_programs_run_on_a_read_only_root_filesystem(everything):
     assert read_only >= {"prometheus", "alertmanager", "node-exporter", "postgres-exporter", "redis-exporter",
                          "blackbox-exporter", "elasticsearch-exporter", "logstash-exporter", "json-exporter",
                          "docker-socket-proxy", "tls-proxy"}
+
+
+def test_the_ha_overlay_and_the_agent_bundle_have_no_unreasoned_finding(compose_cmd, env_file, tmp_path, project_copy):
+    """The overlays are held to the base file's rules: docker-compose.ha.yml on every profile, and
+    the agent bundle as `obsstack hosts add` writes it for a host."""
+    from obsstack import compose, envfile, hosts
+
+    ha = compose.render(ROOT, env_file, [*PROFILES, "tls"], [ROOT / "docker-compose.yml", ROOT / "docker-compose.ha.yml"], compose_cmd)
+    envfile.ensure_env(project_copy / ".env.example", project_copy / ".env")
+    hosts.add(project_copy, envfile.read_env(project_copy / ".env"), "lint-host", "10.0.0.9", ["https://central.example:9443"])
+    bundle = project_copy / "hosts" / "lint-host"
+    agent = compose.render(bundle, bundle / ".env", ["gpu"], [bundle / "docker-compose.yml"], compose_cmd)
+    for name, project in (("ha", ha), ("agent", agent)):
+        (tmp_path / name).mkdir()
+        rc, report, stderr = lint(project, tmp_path / name)
+        assert findings(report), f"{name}: compose-lint reported nothing at all"
+        assert not open_findings(report), (name, open_findings(report))
+        assert rc == 0, stderr[-2000:]
