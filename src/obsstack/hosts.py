@@ -12,9 +12,13 @@ and renders the centre's side from the registry, never by hand:
                                       Prometheus re-reads it on every request, so a removed host is
                                       refused at once
   prometheus/generated/rules/hosts.yml  a recording rule per expected host (HostMetricsAbsent reads it)
-  logstash/generated/hosts.yml        the certificate names Logstash accepts (re-read every 30 s)
-  logstash/generated/tls/             Logstash's certificate and key for the hosts' intake, the CA
-  tls-proxy/generated/otlp-hosts      the hosts' logins for the OTLP intake (Caddy basic_auth)
+  logstash/generated/tls/             Logstash's certificate and key for the hosts' intake, and
+                                      hosts-trust.pem: the registered hosts' own certificates, the
+                                      only ones Logstash trusts (not the CA: a removed host's
+                                      certificate is refused although the CA signed it); Logstash
+                                      reloads it by itself (ssl.reload.automatic)
+  tls-proxy/generated/otlp-hosts      the hosts' logins for the OTLP intake (Caddy basic_auth;
+                                      `docker compose kill -s SIGUSR1 tls-proxy` applies it)
 """
 from __future__ import annotations
 
@@ -42,7 +46,6 @@ CA_DIR = "hosts/ca"
 AGENT_DIR = "agent"
 CENTRAL_WEB = "prometheus/generated/web.yml"
 EXPECTED_RULES = "prometheus/generated/rules/hosts.yml"
-LOGSTASH_ALLOWED = "logstash/generated/hosts.yml"
 LOGSTASH_TLS = "logstash/generated/tls"
 OTLP_USERS = "tls-proxy/generated/otlp-hosts"
 # The stack's own users of the central endpoints: no host may take one of these names.
@@ -123,6 +126,11 @@ def expected_rules(hosts: dict[str, dict[str, Any]]) -> dict[str, Any]:
         {"record": EXPECTED_RECORD, "expr": "vector(1)", "labels": {"host": name}} for name in sorted(hosts)]}]}
 
 
+def otlp_users(hosts: dict[str, dict[str, Any]]) -> str:
+    """Caddy basic_auth lines (`name bcrypt-hash`) for the OTLP intake, imported by tls-proxy/Caddyfile."""
+    return "".join(f"{name} {details['password_hash']}\n" for name, details in sorted(hosts.items()))
+
+
 def render_central(project: Path, env: dict[str, str]) -> list[Path]:
     """Write the centre's side from the registry and .env; returns the files written."""
     hosts = read_registry(project)
@@ -135,9 +143,11 @@ def render_central(project: Path, env: dict[str, str]) -> list[Path]:
     put(CENTRAL_WEB, "# Rendered by obsstack from .env and hosts/hosts.yml: bcrypt hashes only.\n"
         + yaml.safe_dump(central_web(env.get("PROMETHEUS_WEB_PASSWORD_HASH", ""), hosts), sort_keys=False))
     put(EXPECTED_RULES, "# Rendered by obsstack from hosts/hosts.yml.\n" + yaml.safe_dump(expected_rules(hosts), sort_keys=False))
-    # Logstash's translate filter: an authenticated certificate name -> the host name it stands for.
-    put(LOGSTASH_ALLOWED, yaml.safe_dump({name: name for name in sorted(hosts)}) if hosts else "{}\n")
-    put(OTLP_USERS, "".join(f"{name} {details['password_hash']}\n" for name, details in sorted(hosts.items())))
+    # Never empty: a trust store without a certificate fails every handshake, and whether the input
+    # even starts with one is unknown. The placeholder's key was thrown away: nobody can present it.
+    put(f"{LOGSTASH_TLS}/hosts-trust.pem", pki.placeholder(project / CA_DIR)
+        + "".join(details["client_certificate"] for _, details in sorted(hosts.items()) if details.get("client_certificate")))
+    put(OTLP_USERS, otlp_users(hosts))
     written += _logstash_tls(project, env)
     return written
 
@@ -222,7 +232,7 @@ def add(project: Path, env: dict[str, str], name: str, address: str, urls: list[
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     hosts[name] = {"address": address, "password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode(),
-                   "added": _now(), "writes_to": writes_to}
+                   "added": _now(), "writes_to": writes_to, "client_certificate": client.cert_pem}
     _write_registry(project, hosts)
     render_central(project, env)
     command = (f"ssh {address} 'mkdir -p obsstack-agent && tar -xzf - -C obsstack-agent && cd obsstack-agent"
@@ -238,7 +248,8 @@ def placeholder_ca() -> str:
 
 def remove(project: Path, env: dict[str, str], name: str) -> None:
     """Forget NAME: its logins go from the centre's files at once (Prometheus refuses it on its
-    next write; Logstash within 30 s; the OTLP proxy on its restart) and its bundle is deleted."""
+    next write; Logstash at its next handshake, within seconds; the OTLP proxy once signalled) and
+    its bundle is deleted."""
     hosts = read_registry(project)
     if name not in hosts:
         known = ", ".join(sorted(hosts)) or "none"

@@ -96,3 +96,19 @@ def subject_alternative_names(cert_pem: str) -> list[str]:
     except x509.ExtensionNotFound:
         return []
     return [str(value) for value in [*names.get_values_for_type(x509.DNSName), *names.get_values_for_type(x509.IPAddress)]]
+
+
+def placeholder(folder: Path) -> str:
+    """A self-signed certificate whose key is discarded at once (placeholder.crt in FOLDER, made on
+    first use): it keeps a trust bundle from ever being empty and can never be presented."""
+    path = folder / "placeholder.crt"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "obsstack placeholder (no key exists)")])
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(_now() - datetime.timedelta(minutes=5))
+                .not_valid_after(_now() + datetime.timedelta(days=CA_DAYS)).sign(key, hashes.SHA256()))
+        write_private(path, cert.public_bytes(serialization.Encoding.PEM).decode())
+        path.chmod(0o644)
+    return path.read_text()

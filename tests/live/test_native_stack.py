@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,8 @@ import requests
 import yaml
 
 from conftest import ROOT
+from netns import until
+from obsstack import hosts
 from obsstack.net import free_port
 from obsstack.promql import label_values_query, substitute_variables
 from obsstack.native import COMPONENTS
@@ -388,11 +391,13 @@ def tls_proxy(native, tool, tmp_path_factory) -> Iterator[dict]:
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=8)).decode()
     for name in ("jaeger", "otlp"):
         (users / name).write_text(f"{name} {hashed}\n")
+    # An other host's OTLP login, as `obsstack hosts add` renders it (tls-proxy/generated/otlp-hosts).
+    (users / "otlp-hosts").write_text(hosts.otlp_users({"edge-1": {"password_hash": hashed}}))
     ports = {name: free_port() for name in ("TLS_HTTP_PORT", "TLS_HTTPS_PORT", "PROMETHEUS_TLS_PORT", "ALERTMANAGER_TLS_PORT",
                                             "KIBANA_TLS_PORT", "JAEGER_TLS_PORT", "OTLP_HTTP_TLS_PORT", "OTLP_GRPC_TLS_PORT")}
     host = lambda name: native.url(name).split("://", 1)[1]
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "TLS_MODE": "internal", "TLS_HOSTNAME": "localhost",
-           "TLS_USERS_DIR": str(users), "PROMETHEUS_UPSTREAM": host("prometheus"), "ALERTMANAGER_UPSTREAM": host("alertmanager"),
+           "TLS_USERS_DIR": str(users), "TLS_HOSTS_USERS": str(users / "otlp-hosts"), "PROMETHEUS_UPSTREAM": host("prometheus"), "ALERTMANAGER_UPSTREAM": host("alertmanager"),
            "JAEGER_UPSTREAM": host("webhook_sink"), "OTLP_HTTP_UPSTREAM": host("webhook_sink"),
            "GRAFANA_UPSTREAM": host("prometheus"), "KIBANA_UPSTREAM": host("alertmanager"),
            "OTLP_GRPC_UPSTREAM": "h2c://" + host("webhook_sink"),
@@ -414,7 +419,8 @@ def tls_proxy(native, tool, tmp_path_factory) -> Iterator[dict]:
                 pass
         assert time.monotonic() < deadline, (work / "caddy.log").read_text()[-3000:]
         time.sleep(0.2)
-    yield {"ports": ports, "ca": str(root_ca), "password": password, "log": work / "caddy.log", "env": env, "work": work}
+    yield {"ports": ports, "ca": str(root_ca), "password": password, "log": work / "caddy.log", "env": env, "work": work,
+           "proc": proc, "users": users}
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -446,6 +452,25 @@ def test_tls_puts_a_login_in_front_of_the_jaeger_ui_and_otlp(tls_proxy):
         assert https(tls_proxy, port, "/notifications", auth=("jaeger" if port == "JAEGER_TLS_PORT" else "otlp", "nope")).status_code == 401
         user = "jaeger" if port == "JAEGER_TLS_PORT" else "otlp"
         assert https(tls_proxy, port, "/notifications", auth=(user, tls_proxy["password"])).status_code == 200, port
+
+
+def test_tls_lets_an_added_host_send_traces_until_it_is_removed(tls_proxy):
+    """A host's own OTLP login (obsstack hosts), revoked when the host is removed: Caddy re-reads the
+    users file on SIGUSR1 (what `hosts add/remove` tell the user to send to tls-proxy)."""
+    host_login = ("edge-1", tls_proxy["password"])
+    assert https(tls_proxy, "OTLP_HTTP_TLS_PORT", "/notifications", auth=host_login).status_code == 200
+    assert https(tls_proxy, "JAEGER_TLS_PORT", "/notifications", auth=host_login).status_code == 401, "a host may send, not browse"
+    (tls_proxy["users"] / "otlp-hosts").write_text(hosts.otlp_users({}))
+    tls_proxy["proc"].send_signal(signal.SIGUSR1)
+
+    def refused() -> bool:
+        try:
+            return https(tls_proxy, "OTLP_HTTP_TLS_PORT", "/notifications", auth=host_login).status_code == 401
+        except requests.ConnectionError:  # the reload closes kept-alive connections
+            return False
+
+    until(refused, "the removed host's OTLP login still works after SIGUSR1")
+    assert https(tls_proxy, "OTLP_HTTP_TLS_PORT", "/notifications", auth=("otlp", tls_proxy["password"])).status_code == 200
 
 
 def test_tls_serves_the_users_certificate_in_files_mode(tls_proxy, tool, native):

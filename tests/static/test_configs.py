@@ -87,10 +87,11 @@ def tracked_files() -> list[Path]:
     return [ROOT / name for name in proc.stdout.split("\0") if name and (ROOT / name).is_file()]
 
 
-# A key that names a secret, then a literal value (not ${VAR}, $VAR, a file path or a blank).
+# A key that names a secret, then a literal value (not ${VAR}, $VAR, a file path, a file:// reference
+# (VictoriaMetrics' flags) or a blank).
 SECRET_LITERAL = re.compile(
     r"""(?ix)(password|passwd|secret|token|api[_-]?key|encryption[_-]?key)["']?\s*[:=]\s*["']?
-        (?!\$|\{\{|/|\?|-|["']?\s*$)([^\s"',}(\[]{4,}+)(?![(\[])""")
+        (?!\$|\{\{|/|\?|-|file://|["']?\s*$)([^\s"',}(\[]{4,}+)(?![(\[])""")
 WEAK_DEFAULTS = re.compile(r"(?i)\b(admin123|changeme|admin:admin|elastic:changeme)\b")
 SCANNED_SUFFIXES = {".yml", ".yaml", ".json", ".conf", ".sh", ".env", ".example", ".ini", ".toml", ".md", ".tmpl", ".py",
                     ""}

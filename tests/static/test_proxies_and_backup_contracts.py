@@ -46,8 +46,15 @@ def test_tls_proxy_gets_every_setting_its_caddyfile_reads(project):
     read = set(re.findall(r"\{\$([A-Z_]+)", TLS_CADDYFILE)) | set(re.findall(r"\{\$([A-Z_]+)", (ROOT / "tls-proxy/tls-files.caddy").read_text()))
     # The upstreams, the users folder and the certificate paths default to the compose names and mounts;
     # the native tests override them. Everything else comes from .env.
-    defaulted = {name for name in read if name.endswith("_UPSTREAM")} | {"TLS_USERS_DIR", "TLS_CERT_PATH", "TLS_KEY_PATH"}
+    defaulted = {name for name in read if name.endswith("_UPSTREAM")} | {"TLS_USERS_DIR", "TLS_CERT_PATH", "TLS_KEY_PATH",
+                                                                         "TLS_HOSTS_USERS"}
     assert sorted(read - defaulted - set(environment)) == []
+    # The other hosts' OTLP logins: the file `obsstack hosts` renders, inside the mounted tls-proxy folder.
+    from obsstack import hosts
+
+    mounts = {v["target"]: v["source"] for v in service["volumes"]}
+    hosts_users = placeholder_default(TLS_CADDYFILE, "TLS_HOSTS_USERS")
+    assert hosts_users == "/etc/caddy/" + hosts.OTLP_USERS.removeprefix("tls-proxy/") and mounts["/etc/caddy"].endswith("tls-proxy")
     published = {int(p["target"]) for p in service["ports"]}
     assert published == {int(environment[name]) for name in read if name.endswith("_PORT")}
     users = placeholder_default(TLS_CADDYFILE, "TLS_USERS_DIR")

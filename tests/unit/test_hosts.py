@@ -28,6 +28,13 @@ def centre(project_copy: Path) -> tuple[Path, Path]:
     return project_copy, env
 
 
+def trusted(project: Path) -> set[str]:
+    """The common names of the certificates Logstash's hosts' intake trusts."""
+    bundle = (project / hosts.LOGSTASH_TLS / "hosts-trust.pem").read_bytes()
+    return {cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value
+            for cert in x509.load_pem_x509_certificates(bundle)}
+
+
 def add(project: Path, env: Path, name: str, *extra: str) -> int:
     ca = project / "caddy-root.crt"
     ca.write_text(CA_PEM)
@@ -90,7 +97,7 @@ def test_add_two_hosts_writes_bundles_and_the_centres_side(centre, compose_cmd, 
     assert sorted(r["labels"]["host"] for r in rules["groups"][0]["rules"]) == ["gpu-node-1", "gpu-node-2"]
     proc = subprocess.run([str(tool("promtool")), "check", "rules", str(project / hosts.EXPECTED_RULES)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert yaml.safe_load((project / hosts.LOGSTASH_ALLOWED).read_text()) == {"gpu-node-1": "gpu-node-1", "gpu-node-2": "gpu-node-2"}
+    assert trusted(project) == {"gpu-node-1", "gpu-node-2", "obsstack placeholder (no key exists)"}, "only the hosts' own certificates"
     assert [line.split()[0] for line in (project / hosts.OTLP_USERS).read_text().splitlines()] == ["gpu-node-1", "gpu-node-2"]
     server = x509.load_pem_x509_certificate((project / hosts.LOGSTASH_TLS / "server.crt").read_bytes())
     assert "localhost" in str(server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
@@ -100,7 +107,7 @@ def test_add_two_hosts_writes_bundles_and_the_centres_side(centre, compose_cmd, 
     assert main(["hosts", "--project-dir", str(project), "--env-file", str(env), "remove", "gpu-node-1"]) == 0
     assert set(yaml.safe_load((project / hosts.CENTRAL_WEB).read_text())["basic_auth_users"]) == {"prometheus", "gpu-node-2"}
     assert "gpu-node-1" not in (project / hosts.OTLP_USERS).read_text()
-    assert "gpu-node-1" not in yaml.safe_load((project / hosts.LOGSTASH_ALLOWED).read_text())
+    assert trusted(project) == {"gpu-node-2", "obsstack placeholder (no key exists)"}
     assert not (project / "hosts/gpu-node-1").exists() and not (project / "hosts/gpu-node-1.tar.gz").exists()
 
 

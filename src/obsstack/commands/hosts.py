@@ -8,8 +8,8 @@ writes) and the `logging` profile (Logstash's hosts' intake, LOGSTASH_HOSTS_PORT
   add NAME ADDRESS   make the host's credential and certificate, write the centre's side, build
                      hosts/NAME.tar.gz and print the one command that starts the agent on the host
   list               every host, where it writes, and the age of its newest sample at the centre
-  remove NAME        revoke the host (Prometheus refuses its next write; Logstash its logs within
-                     30 s) and delete its bundle
+  remove NAME        revoke the host (Prometheus refuses its next write, Logstash its next TLS
+                     handshake) and delete its bundle
   render-agent       write agent/ from docker-compose.yml and filebeat/filebeat.yml (--check: only check)
 
 examples:
@@ -84,7 +84,7 @@ def run_add(args: argparse.Namespace) -> int:
         print(f"hosts add: {error}", file=sys.stderr)
         return 2
     print(f"Added {added.name}: its bundle is {added.archive} (private: it holds the host's credentials).")
-    print("The centre accepts its metrics now; restart tls-proxy for its traces: docker compose restart tls-proxy")
+    print("The centre accepts its metrics and logs now; for its traces: docker compose kill -s SIGUSR1 tls-proxy")
     print("Start the agent on the host (Docker and the compose plugin needed there):\n")
     print(f"  {added.command}\n")
     print("Then `obsstack hosts list` shows when its data arrives.")
@@ -145,8 +145,8 @@ def run_remove(args: argparse.Namespace) -> int:
     except (hosts.HostsError, OSError) as error:
         print(f"hosts remove: {error}", file=sys.stderr)
         return 2
-    print(f"Removed {args.name}: the central Prometheus refuses its writes from now on, Logstash its logs within 30 s.")
-    print("Restart tls-proxy for its traces to be refused too: docker compose restart tls-proxy")
+    print(f"Removed {args.name}: the central Prometheus refuses its writes from now on, Logstash its next connection.")
+    print("For its traces to be refused too: docker compose kill -s SIGUSR1 tls-proxy")
     return 0
 
 
