@@ -22,6 +22,7 @@ from netns import Network, require_namespaces, until
 from obsstack import envfile, hosts
 from obsstack.agent import AGENT_JOB
 from obsstack.native_config import render_rules
+from obsstack.promql import label_values_query, substitute_variables
 from obsstack.net import free_port
 from obsstack.timescale import TimeScale
 
@@ -163,6 +164,15 @@ def test_both_hosts_push_with_their_host_label_and_an_outage_fires_the_absence_a
     start_agent("host2", add_host("host2"))
     until(lambda: hosts_seen(centre) == {"host1", "host2"}, "both hosts' node series at the centre")
     assert centre.query('count(node_cpu_seconds_total{host="host2", instance="host2"})'), "node_exporter's series, not just `up`"
+    # The Host dashboard's picker offers both, and its panels filter on the one picked.
+    node = json.loads((ROOT / "grafana/dashboards/Infrastructure/node.json").read_text())
+    picker = next(v for v in node["templating"]["list"] if v["name"] == "host")
+    selector, label = label_values_query(picker["query"])
+    offered = json.loads(centre.get(f"/api/v1/label/{label}/values", {"match[]": substitute_variables(selector)}))["data"]
+    assert {"host1", "host2"} <= set(offered), offered
+    panel = next(p for p in node["panels"] if p["title"] == "File descriptors")
+    picked = substitute_variables(panel["targets"][0]["expr"].replace("$host", "host2"))
+    assert {r["metric"]["host"] for r in centre.query(picked)} == {"host2"}, picked
     until(lambda: not centre.firing("HostMetricsAbsent"), "HostMetricsAbsent still firing while both hosts send")
 
     net.cut("host1")
