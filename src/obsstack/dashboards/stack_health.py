@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import LOADED_FAILED, RUNBOOKS, Panel, dashboard, firing
+from .builder import LOADED_FAILED, RUNBOOKS, Panel, alert_threshold, dashboard, firing
 from .selectors import JOB
 
 
@@ -39,6 +39,29 @@ def build() -> dict[str, Any]:
               [('sum by (status) (rate(alertmanager_alerts_received_total{job=~"$job"}[$__rate_interval]))', "{{status}}")], "ops"),
         Panel("Series in memory", "Active series in Prometheus' head block: growth here is growth in cost.",
               [('max(prometheus_tsdb_head_series{job=~"$job"})', "series")], "short"),
+        # Remote write: the HA replicas to VictoriaMetrics (job prometheus) and other hosts' agents to
+        # the centre (job prometheus-agent). Empty on a single stack without either.
+        Panel("Remote write lag", "How far the newest sample sent is behind the newest scraped, per writer and "
+              f"destination (alerts PrometheusRemoteWriteBehind and HostAgentRemoteWriteBehind above "
+              f"{alert_threshold('PrometheusRemoteWriteBehind'):.0f} s).",
+              [('max by (job, host, instance, remote_name) (prometheus_remote_storage_highest_timestamp_in_seconds{job=~"$job"}'
+                ' - ignoring (remote_name, url) group_right prometheus_remote_storage_queue_highest_sent_timestamp_seconds{job=~"$job"})',
+                "{{host}} {{instance}} -> {{remote_name}}")], "s",
+              thresholds=[(alert_threshold("PrometheusRemoteWriteBehind"), "red")]),
+        Panel("Remote write samples failed", "Samples a writer gave up on (refused: 4xx), per second: lost at the "
+              "destination (alerts PrometheusRemoteStorageFailures, HostAgentRemoteWriteFailing).",
+              [('sum by (job, host, instance, remote_name) (rate(prometheus_remote_storage_samples_failed_total{job=~"$job"}[$__rate_interval]))',
+                "{{host}} {{instance}} -> {{remote_name}}")], "ops"),
+        Panel("Alertmanager cluster members", "Peers each Alertmanager sees in its gossip cluster (HA overlay: 3; "
+              "alert AlertmanagerMembersInconsistent when they disagree).",
+              [('max by (instance) (alertmanager_cluster_members{job=~"$job"})', "{{instance}}")], "short"),
+        Panel("VictoriaMetrics free disk", "Free space of VictoriaMetrics' storage (HA overlay) against the limit where "
+              "it turns read-only (alerts VictoriaMetricsDiskFillsWithin3Days, VictoriaMetricsReadOnly).",
+              [('min by (instance) (vm_free_disk_space_bytes{job=~"$job"})', "free {{instance}}"),
+               ('min by (instance) (vm_free_disk_space_limit_bytes{job=~"$job"})', "read-only below")], "bytes"),
+        Panel("VictoriaMetrics rows ignored", "Samples VictoriaMetrics dropped on ingestion, per second, by reason "
+              "(alert VictoriaMetricsRowsIgnored).",
+              [('sum by (reason) (rate(vm_rows_ignored_total{job=~"$job"}[$__rate_interval]))', "{{reason}}")], "ops"),
     ]
     return dashboard("stack-health", "Stack health",
                      "Is the monitoring itself working: targets, configuration, rules, alert delivery.",
