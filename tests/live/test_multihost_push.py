@@ -164,6 +164,11 @@ def test_both_hosts_push_with_their_host_label_and_an_outage_fires_the_absence_a
     start_agent("host2", add_host("host2"))
     until(lambda: hosts_seen(centre) == {"host1", "host2"}, "both hosts' node series at the centre")
     assert centre.query('count(node_cpu_seconds_total{host="host2", instance="host2"})'), "node_exporter's series, not just `up`"
+    # `obsstack hosts list` (in the centre's namespace, where the centre listens) says both arrive.
+    proc = net.run("central", [sys.executable, "-m", "obsstack", "hosts", "--project-dir", str(centre.project), "--env-file",
+                               str(centre.project / ".env"), "list", "--prometheus-url", centre.url, "--json"], timeout=60)
+    listed = {row["host"]: row for row in json.loads(proc.stdout)["hosts"]}
+    assert proc.returncode == 0 and {listed[h]["state"] for h in ("host1", "host2")} == {"arriving"}, proc.stdout + proc.stderr
     # The Host dashboard's picker offers both, and its panels filter on the one picked.
     node = json.loads((ROOT / "grafana/dashboards/Infrastructure/node.json").read_text())
     picker = next(v for v in node["templating"]["list"] if v["name"] == "host")
