@@ -104,6 +104,14 @@ def check(values: dict[str, str], project_dir: Path, insecure_bind: bool = False
             refuse(setting, "holds a \" or a \\, which the exporter's JSON password file cannot carry",
                    "use a password without those two characters")
 
+    # VictoriaMetrics' -retentionPeriod (v1.145.0 -help): a number with h, d, w, M or y (a bare number
+    # is months), at least 24 hours; anything else stops it at start.
+    retention = values.get("VM_RETENTION_PERIOD", "1y")
+    match = re.fullmatch(r"(\d+)([hdwMy]?)", retention)
+    hours = int(match[1]) * {"h": 1, "d": 24, "w": 168, "M": 744, "y": 8760, "": 744}[match[2]] if match else 0
+    if hours < 24:
+        refuse("VM_RETENTION_PERIOD", "not a VictoriaMetrics retention of at least 24h", "e.g. 90d, 12w, 6M or 1y")
+
     try:
         parse_duration(values.get("PROMETHEUS_RETENTION_TIME", "31d"))
     except ValueError:
