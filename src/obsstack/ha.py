@@ -21,6 +21,9 @@ import yaml
 PROMETHEUS_REPLICAS = ("prometheus", "prometheus-b")
 ALERTMANAGERS = ("alertmanager", "alertmanager-b", "alertmanager-c")
 VICTORIAMETRICS = "victoriametrics:8428"
+# The cluster overlay (docker-compose.vm-cluster.yml) turns `victoriametrics` into vmauth, which has
+# no storage metrics: its components are scraped by DNS, found only while that overlay runs (like dcgm).
+CLUSTER_COMPONENTS = {"vminsert": 8480, "vmselect": 8481, "vmstorage-1": 8482, "vmstorage-2": 8482, "vmstorage-3": 8482}
 REPLICA_LABEL = "replica"
 PROMETHEUS_OUT = "prometheus/ha/prometheus.yml"
 DATASOURCES_OUT = "grafana/ha/datasources/datasources.yml"
@@ -44,7 +47,9 @@ def render_prometheus(base: dict[str, Any]) -> dict[str, Any]:
     jobs["alertmanager"]["static_configs"] = [{"targets": [f"{name}:9093" for name in ALERTMANAGERS]}]
     auth = copy.deepcopy(jobs["prometheus"]["basic_auth"])  # VictoriaMetrics takes the stack's Prometheus login
     config["scrape_configs"].append({"job_name": "victoriametrics", "basic_auth": auth,
-                                     "static_configs": [{"targets": [VICTORIAMETRICS]}]})
+                                     "static_configs": [{"targets": [VICTORIAMETRICS]}],
+                                     "dns_sd_configs": [{"names": [name], "type": "A", "port": port}
+                                                        for name, port in CLUSTER_COMPONENTS.items()]})
     config["remote_write"] = [{
         "url": f"http://{VICTORIAMETRICS}/api/v1/write",
         "name": "victoriametrics",

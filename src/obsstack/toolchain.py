@@ -73,7 +73,9 @@ PACKAGES: tuple[Package, ...] = (
     Package("prometheus-blackbox-exporter", "unstable", image="prom/blackbox-exporter",
             binaries=(("blackbox_exporter", "usr/bin/prometheus-blackbox-exporter"),)),
     Package("prometheus-pushgateway", "unstable", "1.11.", (("pushgateway", "usr/bin/prometheus-pushgateway"),)),
-    Package("victoria-metrics", "unstable", "", (("victoria-metrics", "usr/bin/victoria-metrics"),)),
+    # vmauth (the cluster overlay's router) and vmctl (docs/scaling.md's migrations) come in the same package.
+    Package("victoria-metrics", "unstable", "", (("victoria-metrics", "usr/bin/victoria-metrics"), ("vmauth", "usr/bin/vmauth"),
+                                                 ("vmctl", "usr/bin/vmctl"))),
     # The Docker socket proxy and the TLS reverse proxy (profile tls): the tests run their Caddyfiles.
     Package("caddy", "unstable", binaries=(("caddy", "usr/bin/caddy"),), image="caddy"),
     # Servers for the live tests: Debian 12's own builds, which link against this machine's libc.

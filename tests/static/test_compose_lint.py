@@ -85,7 +85,10 @@ def test_no_critical_high_or_medium_finding_is_left_unreasoned(everything, tmp_p
 def test_every_suppression_has_a_reason_and_names_a_real_service(everything, compose_cmd, env_file):
     from obsstack import compose
 
-    ha = compose.render(ROOT, env_file, [*PROFILES, "tls"], [ROOT / "docker-compose.yml", ROOT / "docker-compose.ha.yml"], compose_cmd)
+    # The overlays' services too (HA, and the scale-out overlays of tests/static/test_scale_overlays.py).
+    overlays = [ROOT / name for name in ("docker-compose.yml", "docker-compose.ha.yml", "docker-compose.vm-cluster.yml",
+                                         "docker-compose.es-cluster.yml")]
+    ha = compose.render(ROOT, env_file, [*PROFILES, "tls"], overlays, compose_cmd)
     everything = {"services": {**everything["services"], **ha["services"]}}
     config = yaml.safe_load(SUPPRESSIONS.read_text())["rules"]
     for rule, settings in config.items():

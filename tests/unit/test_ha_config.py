@@ -95,3 +95,18 @@ def test_grafana_reads_victoriametrics_with_the_stacks_login():
     assert sources["victoriametrics"]["url"] == "http://victoriametrics:8428"
     assert sources["victoriametrics"]["basicAuthUser"] == sources["prometheus"]["basicAuthUser"]
     assert sources["prometheus"]["isDefault"] is True and sources["victoriametrics"]["isDefault"] is False
+
+
+def test_the_cluster_overlays_components_are_scraped_where_they_listen(compose_cmd, env_file):
+    """With docker-compose.vm-cluster.yml, `victoriametrics` is vmauth (no storage metrics): the job
+    also finds vminsert, vmselect and each vmstorage by DNS, at the ports their commands listen on."""
+    files = [ROOT / name for name in ("docker-compose.yml", "docker-compose.ha.yml", "docker-compose.vm-cluster.yml")]
+    services = compose.render(ROOT, env_file, None, files, compose_cmd)["services"]
+    job = next(j for j in yaml.safe_load((ROOT / ha.PROMETHEUS_OUT).read_text())["scrape_configs"] if j["job_name"] == "victoriametrics")
+    found = {(d["names"][0], d["port"]) for d in job["dns_sd_configs"]}
+    expected = set()
+    for name, service in services.items():
+        if service["image"].startswith(("victoriametrics/vminsert", "victoriametrics/vmselect", "victoriametrics/vmstorage")):
+            listen = next(arg for arg in service["command"] if arg.startswith("-httpListenAddr="))
+            expected.add((name, int(listen.rsplit(":", 1)[1])))
+    assert expected and found == expected
