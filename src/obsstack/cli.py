@@ -9,6 +9,7 @@
   dashboards write the Grafana dashboards from their code (or --check they are current)
   hosts      add, list and remove the other hosts the stack watches (agent bundles)
   ha         render the HA overlay's configs from the base ones
+  export     write the rules and dashboards as Kubernetes objects (kube-prometheus-stack)
 
 examples:
   obsstack setup && docker compose up -d --wait && obsstack urls
@@ -22,9 +23,9 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import backup, dashboards, ha, hosts, native, setup, smoke, toolchain, urls, validate
+from .commands import backup, dashboards, export, ha, hosts, native, setup, smoke, toolchain, urls, validate
 
-COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards, backup, hosts, ha)
+COMMANDS = (setup, validate, urls, smoke, native, toolchain, dashboards, backup, hosts, ha, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

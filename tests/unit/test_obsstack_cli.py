@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 from obsstack import cli
 
-SUBCOMMANDS = ["setup", "validate", "urls", "smoke", "native", "toolchain", "dashboards", "backup", "restore", "hosts", "ha"]
+SUBCOMMANDS = ["setup", "validate", "urls", "smoke", "native", "toolchain", "dashboards", "backup", "restore", "hosts", "ha", "export"]
 
 
 def obsstack(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
