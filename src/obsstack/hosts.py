@@ -174,8 +174,13 @@ def _logstash_tls(project: Path, env: dict[str, str]) -> list[Path]:
 
 
 def central_urls(env: dict[str, str]) -> list[str]:
-    """Where agents write by default: the central Prometheus behind the `tls` profile's proxy."""
-    return [f"https://{env.get('TLS_HOSTNAME') or 'localhost'}:{env.get('PROMETHEUS_TLS_PORT') or '9443'}"]
+    """Where agents write by default: the central Prometheus behind the `tls` profile's proxy, and
+    with the HA overlay in COMPOSE_FILE its second replica too (each replica has every host)."""
+    hostname = env.get("TLS_HOSTNAME") or "localhost"
+    urls = [f"https://{hostname}:{env.get('PROMETHEUS_TLS_PORT') or '9443'}"]
+    if "docker-compose.ha.yml" in env.get("COMPOSE_FILE", ""):
+        urls.append(f"https://{hostname}:{env.get('PROMETHEUS_B_TLS_PORT') or '9444'}")
+    return urls
 
 
 def bundle_env(name: str, credential: str, env: dict[str, str], client: pki.Issued, stack_ca_pem: str, central_ca_pem: str) -> str:

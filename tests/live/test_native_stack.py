@@ -394,13 +394,16 @@ def tls_proxy(native, tool, tmp_path_factory) -> Iterator[dict]:
     # An other host's OTLP login, as `obsstack hosts add` renders it (tls-proxy/generated/otlp-hosts).
     (users / "otlp-hosts").write_text(hosts.otlp_users({"edge-1": {"password_hash": hashed}}))
     ports = {name: free_port() for name in ("TLS_HTTP_PORT", "TLS_HTTPS_PORT", "PROMETHEUS_TLS_PORT", "ALERTMANAGER_TLS_PORT",
-                                            "KIBANA_TLS_PORT", "JAEGER_TLS_PORT", "OTLP_HTTP_TLS_PORT", "OTLP_GRPC_TLS_PORT")}
+                                            "KIBANA_TLS_PORT", "JAEGER_TLS_PORT", "OTLP_HTTP_TLS_PORT", "OTLP_GRPC_TLS_PORT",
+                                            "PROMETHEUS_B_TLS_PORT")}
     host = lambda name: native.url(name).split("://", 1)[1]
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "TLS_MODE": "internal", "TLS_HOSTNAME": "localhost",
            "TLS_USERS_DIR": str(users), "TLS_HOSTS_USERS": str(users / "otlp-hosts"), "PROMETHEUS_UPSTREAM": host("prometheus"), "ALERTMANAGER_UPSTREAM": host("alertmanager"),
            "JAEGER_UPSTREAM": host("webhook_sink"), "OTLP_HTTP_UPSTREAM": host("webhook_sink"),
            "GRAFANA_UPSTREAM": host("prometheus"), "KIBANA_UPSTREAM": host("alertmanager"),
            "OTLP_GRPC_UPSTREAM": "h2c://" + host("webhook_sink"),
+           # The HA overlay's extra site (tls-proxy/ha.caddy), its second replica played by the native Prometheus.
+           "TLS_EXTRA_SITES": str(ROOT / "tls-proxy/ha.caddy"), "PROMETHEUS_B_UPSTREAM": host("prometheus"),
            "HOME": str(work), "XDG_DATA_HOME": str(work / "data"), "XDG_CONFIG_HOME": str(work / "config")}
     log = (work / "caddy.log").open("w")
     proc = subprocess.Popen([str(tool("caddy")), "run", "--config", str(ROOT / "tls-proxy/Caddyfile"), "--adapter", "caddyfile"],
@@ -441,6 +444,9 @@ def test_tls_serves_a_certificate_of_the_local_ca(tls_proxy):
 
 def test_tls_keeps_prometheus_and_alertmanager_logins(tls_proxy, native):
     assert https(tls_proxy, "PROMETHEUS_TLS_PORT", "/-/ready").status_code == 401
+    # The HA overlay's second replica (TLS_EXTRA_SITES), its login Prometheus' own.
+    assert https(tls_proxy, "PROMETHEUS_B_TLS_PORT", "/-/ready").status_code == 401
+    assert https(tls_proxy, "PROMETHEUS_B_TLS_PORT", "/-/ready", auth=native.auth("prometheus")).status_code == 200
     assert https(tls_proxy, "PROMETHEUS_TLS_PORT", "/-/ready", auth=native.auth("prometheus")).status_code == 200
     assert https(tls_proxy, "ALERTMANAGER_TLS_PORT", "/-/ready").status_code == 401
     assert https(tls_proxy, "ALERTMANAGER_TLS_PORT", "/-/ready", auth=native.auth("alertmanager")).status_code == 200
@@ -482,7 +488,8 @@ def test_tls_serves_the_users_certificate_in_files_mode(tls_proxy, tool, native)
     env = {**tls_proxy["env"], "TLS_MODE": "files", "TLS_CERT_PATH": str(issued), "TLS_KEY_PATH": str(issued.with_suffix(".key")),
            "PROMETHEUS_TLS_PORT": str(port), "XDG_DATA_HOME": str(tls_proxy["work"] / "files-data"),
            **{name: str(free_port()) for name in ("TLS_HTTP_PORT", "TLS_HTTPS_PORT", "ALERTMANAGER_TLS_PORT", "KIBANA_TLS_PORT",
-                                                  "JAEGER_TLS_PORT", "OTLP_HTTP_TLS_PORT", "OTLP_GRPC_TLS_PORT")}}
+                                                  "JAEGER_TLS_PORT", "OTLP_HTTP_TLS_PORT", "OTLP_GRPC_TLS_PORT",
+                                                  "PROMETHEUS_B_TLS_PORT")}}
     log = (tls_proxy["work"] / "files.log").open("w")
     proc = subprocess.Popen([str(tool("caddy")), "run", "--config", str(ROOT / "tls-proxy/Caddyfile"), "--adapter", "caddyfile"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -47,7 +47,7 @@ def test_tls_proxy_gets_every_setting_its_caddyfile_reads(project):
     # The upstreams, the users folder and the certificate paths default to the compose names and mounts;
     # the native tests override them. Everything else comes from .env.
     defaulted = {name for name in read if name.endswith("_UPSTREAM")} | {"TLS_USERS_DIR", "TLS_CERT_PATH", "TLS_KEY_PATH",
-                                                                         "TLS_HOSTS_USERS"}
+                                                                         "TLS_HOSTS_USERS", "TLS_EXTRA_SITES"}
     assert sorted(read - defaulted - set(environment)) == []
     # The other hosts' OTLP logins: the file `obsstack hosts` renders, inside the mounted tls-proxy folder.
     from obsstack import hosts

@@ -110,3 +110,13 @@ def test_the_cluster_overlays_components_are_scraped_where_they_listen(compose_c
             listen = next(arg for arg in service["command"] if arg.startswith("-httpListenAddr="))
             expected.add((name, int(listen.rsplit(":", 1)[1])))
     assert expected and found == expected
+
+
+def test_the_tls_proxy_serves_the_second_replica_where_agents_write(compose_cmd, env_file):
+    files = [ROOT / "docker-compose.yml", ROOT / "docker-compose.ha.yml"]
+    proxy = compose.render(ROOT, env_file, ["tls"], files, compose_cmd)["services"]["tls-proxy"]
+    extra = proxy["environment"]["TLS_EXTRA_SITES"]
+    assert extra.startswith("/etc/caddy/") and (ROOT / "tls-proxy" / extra.removeprefix("/etc/caddy/")).is_file()
+    port = int(proxy["environment"]["PROMETHEUS_B_TLS_PORT"])
+    assert any(int(p["target"]) == port and p["host_ip"] == "127.0.0.1" for p in proxy["ports"])
+    assert "prometheus-b:9090" in (ROOT / "tls-proxy/ha.caddy").read_text()

@@ -133,3 +133,10 @@ def test_internal_tls_without_the_centres_ca_is_refused(centre, capsys):
     assert main(["hosts", "--project-dir", str(project), "--env-file", str(env), "add", "edge-1", "10.0.0.5"]) == 2
     assert "--central-ca" in capsys.readouterr().err
     assert not (project / "hosts" / "edge-1").exists()
+
+
+def test_with_the_ha_overlay_agents_write_to_both_replicas():
+    env = {"TLS_HOSTNAME": "obs.example", "PROMETHEUS_TLS_PORT": "9443", "PROMETHEUS_B_TLS_PORT": "9444"}
+    assert hosts.central_urls(env) == ["https://obs.example:9443"]
+    assert hosts.central_urls({**env, "COMPOSE_FILE": "docker-compose.yml:docker-compose.ha.yml"}) == [
+        "https://obs.example:9443", "https://obs.example:9444"]
