@@ -93,10 +93,11 @@ wait_for_elasticsearch() {
   expect 200 GET "${es}/_security/_authenticate"
 }
 
-# Jaeger creates a new index a day; ILM deletes each TRACES_RETENTION after its creation.
+# Jaeger creates a new index a day (with no replica: jaeger/config.yaml); ILM deletes each TRACES_RETENTION
+# after its creation, and a replica follows once a second node exists (es-cluster overlay).
 attach_traces_policy() {
   expect "200" PUT "${es}/${jaeger_indices}/_settings?allow_no_indices=true&expand_wildcards=open" \
-    "{\"index\":{\"lifecycle\":{\"name\":\"${traces_policy}\"}}}"
+    "{\"index\":{\"lifecycle\":{\"name\":\"${traces_policy}\"},\"auto_expand_replicas\":\"0-1\"}}"
 }
 
 setup() {
@@ -112,8 +113,9 @@ setup() {
   # A template only shapes data streams created after it: bring the existing ones in line too.
   expect "200 404" PUT "${es}/_data_stream/logs-docker-*/_lifecycle" "{\"data_retention\":\"${LOGS_RETENTION}\"}"
   attach_traces_policy
-  # Other logs-*-* streams (yours) get no replica either: one node cannot hold one.
-  expect 200 PUT "${es}/_component_template/logs@custom" '{"template":{"settings":{"number_of_replicas":0}}}'
+  # Other logs-*-* streams (yours) alike: a replica once a second node exists (es-cluster overlay),
+  # none on one node, which cannot hold one (so one node stays green).
+  expect 200 PUT "${es}/_component_template/logs@custom" '{"template":{"settings":{"auto_expand_replicas":"0-1"}}}'
 
   for file in "${here}"/roles/*.json; do
     local role="${file##*/}"

@@ -162,9 +162,12 @@ def test_creates_policies_templates_roles_users_and_passwords(api):
     assert template["template"]["lifecycle"]["data_retention"] == "14d"
     assert template["template"]["data_stream_options"]["failure_store"]["enabled"] is True
     assert calls[("PUT", "/_ilm/policy/jaeger-traces")]["policy"]["phases"]["delete"]["min_age"] == "7d"
+    # No replica on one node (it cannot hold one: yellow forever), one on the three-node overlay.
     assert calls[("PUT", "/jaeger-span-*,jaeger-service-*,jaeger-dependencies-*/_settings")] == {
-        "index": {"lifecycle": {"name": "jaeger-traces"}}}
-    assert calls[("PUT", "/_component_template/logs@custom")]["template"]["settings"]["number_of_replicas"] == 0
+        "index": {"lifecycle": {"name": "jaeger-traces"}, "auto_expand_replicas": "0-1"}}
+    assert calls[("PUT", "/_component_template/logs@custom")]["template"]["settings"] == {"auto_expand_replicas": "0-1"}
+    assert template["template"]["settings"]["auto_expand_replicas"] == "0-1"
+    assert "number_of_replicas" not in template["template"]["settings"]
     output = proc.stderr + proc.stdout
     assert not any(password in output for password in PASSWORDS.values()), "passwords are never logged"
 
