@@ -1,7 +1,8 @@
 """The agent bundle that runs on every other host (issue 14), rendered from the stack's own files.
 
-The exporters, the socket proxy and Filebeat are the base stack's services as docker-compose.yml
-and filebeat/filebeat.yml define them (one source of truth); what differs on a host is written here:
+The exporters, the socket proxy and Filebeat are the base stack's services as docker-compose.yml,
+docker-compose.gpu.yml (profile `gpu`: dcgm-exporter, GPU access) and filebeat/filebeat.yml define
+them (one source of truth); what differs on a host is written here:
   - Prometheus in agent mode scrapes them and remote-writes to the centre (src/obsstack/agent.py);
   - Filebeat names its host HOST_NAME and ships to the central Logstash over TLS with the host's
     client certificate (hosts' intake, port 5045) instead of to `logstash:5044`;
@@ -47,10 +48,19 @@ def render_compose(project: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in SHARED_SERVICES:
         out[name] = _on_agent_network(services[name])
+    # Profile gpu: our exporter with the GPU overlay's access, and dcgm-exporter, as docker-compose.gpu.yml has them.
+    overlay = _load(project / "docker-compose.gpu.yml")["services"]
     gpu = _on_agent_network(services["gpu-exporter"])
     gpu.pop("build", None)  # the image is built at the centre (README "Other hosts": docker save | ssh docker load)
+    gpu_access = overlay["gpu-exporter"]
+    gpu["pid"] = gpu_access["pid"]
+    gpu["environment"] = {**gpu.get("environment", {}), **gpu_access["environment"]}
+    gpu["deploy"] = {"resources": {**gpu["deploy"]["resources"], **copy.deepcopy(gpu_access["deploy"]["resources"])}}
     gpu["profiles"] = ["gpu"]
     out["gpu-exporter"] = gpu
+    dcgm = _on_agent_network(overlay["dcgm-exporter"])
+    dcgm["profiles"] = ["gpu"]
+    out["dcgm-exporter"] = dcgm
 
     prometheus = services["prometheus"]
     agent = {key: copy.deepcopy(value) for key, value in prometheus.items()
@@ -120,6 +130,7 @@ def rendered_files(project: Path) -> dict[str, str]:
         "docker-compose.yml": dump(render_compose(project)),
         "filebeat.yml": dump(render_filebeat(project)),
         "docker-socket-proxy/Caddyfile": (project / "docker-socket-proxy" / "Caddyfile").read_text(),
+        "dcgm/counters.csv": (project / "dcgm" / "counters.csv").read_text(),
     }
 
 

@@ -49,6 +49,11 @@ def test_agent_folder_is_rendered_from_the_stacks_own_files():
         assert rendered["services"][name]["image"] == base[name]["image"]
         assert rendered["services"][name]["command"] == base[name]["command"]
     assert rendered["services"]["prometheus-agent"]["image"] == base["prometheus"]["image"]
+    # Profile gpu: the GPU overlay's dcgm-exporter and our exporter with its GPU access, as docker-compose.gpu.yml has them.
+    overlay = yaml.safe_load((ROOT / "docker-compose.gpu.yml").read_text())["services"]
+    assert rendered["services"]["dcgm-exporter"]["image"] == overlay["dcgm-exporter"]["image"]
+    assert rendered["services"]["dcgm-exporter"]["profiles"] == ["gpu"] == rendered["services"]["gpu-exporter"]["profiles"]
+    assert rendered["services"]["gpu-exporter"]["deploy"]["resources"]["reservations"] == overlay["gpu-exporter"]["deploy"]["resources"]["reservations"]
     assert rendered["services"]["filebeat"]["image"] == base["filebeat"]["image"]
 
 
