@@ -230,9 +230,10 @@ def test_victoriametrics_answers_as_prometheus_with_one_copy_of_both_replicas(st
     until(quietly(lambda: stack.query("vm", 'up{job="node"}', time.time())), "no sample reached VictoriaMetrics", 60)
     (series,) = stack.query("vm", 'up{job="node"}', time.time())
     assert "replica" not in series["metric"] and series["metric"]["cluster"] == "test"
+    # 8 s back: past remote write's 5 s batch deadline, so both stores have had every sample of the window.
     window = 10
-    until(lambda: count_over(stack, "vm", window, time.time() - 3) >= window - 2, "VictoriaMetrics has too few samples", 60)
-    at = time.time() - 3
+    until(lambda: count_over(stack, "vm", window, time.time() - 8) >= window - 2, "VictoriaMetrics has too few samples", 60)
+    at = time.time() - 8
     in_prometheus, in_vm = count_over(stack, "prometheus", window, at), count_over(stack, "vm", window, at)
     # One sample per scrape interval, whichever replica's: not the two replicas' samples together.
     assert abs(in_vm - in_prometheus) <= 2, f"VictoriaMetrics {in_vm} samples, Prometheus {in_prometheus}, in {window} s"
