@@ -9,6 +9,7 @@ import importlib.util
 import itertools
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,16 @@ def load_script(path: Path) -> ModuleType:
     sys.modules[path.stem] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float = 10) -> None:
+    """SIGTERM (a Prometheus agent flushes, a server closes cleanly), SIGKILL after GRACE_S."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def missing_tool(message: str) -> None:

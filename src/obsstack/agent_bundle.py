@@ -28,7 +28,7 @@ NETWORK = "agent"
 AGENT_LIMITS = {"memory": "256m", "cpus": "0.5"}
 AGENT_WAL_VOLUME = "agent-wal"
 GENERATED_NOTE = ("# Rendered by `obsstack hosts render-agent` from docker-compose.yml and filebeat/filebeat.yml:\n"
-                  "# edit those, then run it again (tests/unit/test_agent_bundle.py checks this file is current).\n")
+                  "# edit those, then run it again (tests/unit/test_hosts.py checks this file is current).\n")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -123,29 +123,13 @@ def render_filebeat(project: Path) -> dict[str, Any]:
     return config
 
 
-def rendered_files(project: Path) -> dict[str, str]:
-    """agent/'s files: name -> text."""
+def rendered_files(project: Path) -> dict[Path, str]:
+    """agent/'s files and their text (src/obsstack/rendered.py writes or checks them)."""
     dump = lambda data: GENERATED_NOTE + yaml.safe_dump(data, sort_keys=False, width=120)
-    return {
-        "docker-compose.yml": dump(render_compose(project)),
-        "filebeat.yml": dump(render_filebeat(project)),
-        "docker-socket-proxy/Caddyfile": (project / "docker-socket-proxy" / "Caddyfile").read_text(),
-        "dcgm/counters.csv": (project / "dcgm" / "counters.csv").read_text(),
-    }
-
-
-def stale_files(project: Path) -> list[str]:
-    """agent/ files that differ from their rendering (empty when current)."""
     folder = project / AGENT_DIR
-    return [name for name, text in rendered_files(project).items()
-            if not (folder / name).exists() or (folder / name).read_text() != text]
-
-
-def write(project: Path) -> list[Path]:
-    written = []
-    for name, text in rendered_files(project).items():
-        path = project / AGENT_DIR / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        written.append(path)
-    return written
+    return {
+        folder / "docker-compose.yml": dump(render_compose(project)),
+        folder / "filebeat.yml": dump(render_filebeat(project)),
+        folder / "docker-socket-proxy/Caddyfile": (project / "docker-socket-proxy" / "Caddyfile").read_text(),
+        folder / "dcgm/counters.csv": (project / "dcgm" / "counters.csv").read_text(),
+    }

@@ -61,38 +61,21 @@ def render_prometheus(base: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def render_datasources(base: dict[str, Any], prometheus_version: str) -> dict[str, Any]:
+def render_datasources(base: dict[str, Any]) -> dict[str, Any]:
+    """The base datasources plus VictoriaMetrics: the Prometheus one's settings (login, exemplar
+    links), since VictoriaMetrics answers Prometheus' query API with the stack's Prometheus login."""
     config = copy.deepcopy(base)
     prometheus = next(source for source in config["datasources"] if source["uid"] == "prometheus")
     long_term = copy.deepcopy(prometheus)
     long_term.update(name="VictoriaMetrics (long-term)", uid="victoriametrics", url=f"http://{VICTORIAMETRICS}", isDefault=False)
-    long_term["jsonData"] = {key: value for key, value in long_term["jsonData"].items() if key != "prometheusVersion"}
-    # Grafana's Prometheus datasource speaks to VictoriaMetrics' Prometheus-compatible API; saying
-    # so unlocks its MetricsQL functions in the editor (Grafana's prometheusType values).
-    long_term["jsonData"]["prometheusType"] = "Prometheus"
-    long_term["jsonData"]["prometheusVersion"] = prometheus_version
     config["datasources"].insert(config["datasources"].index(prometheus) + 1, long_term)
     return config
 
 
-def rendered_files(project: Path) -> dict[str, str]:
+def rendered_files(project: Path) -> dict[Path, str]:
+    """prometheus/ha/ and grafana/ha/ and their text (src/obsstack/rendered.py writes or checks them)."""
     base = yaml.safe_load((project / "prometheus/prometheus.yml").read_text())
     sources = yaml.safe_load((project / "grafana/provisioning/datasources/datasources.yml").read_text())
-    version = next(s for s in sources["datasources"] if s["uid"] == "prometheus")["jsonData"]["prometheusVersion"]
     dump = lambda data, source: NOTE.format(source=source) + yaml.safe_dump(data, sort_keys=False, width=120)
-    return {PROMETHEUS_OUT: dump(render_prometheus(base), "prometheus/prometheus.yml"),
-            DATASOURCES_OUT: dump(render_datasources(sources, version), "grafana/provisioning/datasources/datasources.yml")}
-
-
-def stale_files(project: Path) -> list[str]:
-    return [name for name, text in rendered_files(project).items()
-            if not (project / name).exists() or (project / name).read_text() != text]
-
-
-def write(project: Path) -> list[Path]:
-    written = []
-    for name, text in rendered_files(project).items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text)
-        written.append(project / name)
-    return written
+    return {project / PROMETHEUS_OUT: dump(render_prometheus(base), "prometheus/prometheus.yml"),
+            project / DATASOURCES_OUT: dump(render_datasources(sources), "grafana/provisioning/datasources/datasources.yml")}

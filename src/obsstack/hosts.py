@@ -37,7 +37,7 @@ import bcrypt
 import yaml
 
 from . import pki
-from .agent import AGENT_JOB, BUNDLE_DNS_TARGETS, BUNDLE_TARGETS, agent_config
+from .agent import BUNDLE_DNS_TARGETS, BUNDLE_TARGETS, agent_config
 from .envfile import write_private
 
 HOSTS_DIR = "hosts"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import stop_process
 from netns import until
 from obsstack import ha
 from obsstack.native_config import render_rules
@@ -58,13 +58,7 @@ class Stack:
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
 
     def stop(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(self.procs.pop(name), grace_s=15)
 
     def start_victoriametrics(self) -> None:
         self.start("vm", [str(self.tool("victoria-metrics")), f"-storageDataPath={self.tmp / 'vm'}",

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import stop_process
 from netns import Network, require_namespaces, until
 from obsstack import envfile, hosts
 from obsstack.agent import AGENT_JOB
@@ -138,12 +139,7 @@ def world(tool, tmp_path, project_copy):
                                                  "/-/ready", "{}"]).returncode == 0, "the central Prometheus never got ready")
         yield net, centre, add_host, start_agent, tmp_path
         for proc in reversed(processes):  # the agents first: they flush to the centre on the way out
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop_process(proc)
 
 
 def samples_dropped(net: Network, host: str, agent_port: int) -> float:

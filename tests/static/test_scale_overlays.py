@@ -24,7 +24,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 import yaml
-from conftest import PROFILES, ROOT, missing_tool, profile_sets
+from conftest import PROFILES, ROOT, missing_tool, profile_sets, stop_process
 
 from obsstack import compose
 
@@ -520,12 +520,7 @@ def test_the_real_vmauth_routes_the_stacks_calls_and_requires_the_login(vm, vmau
         assert len(inserted) == 2 and len(selected) == 2, "a refused path reached a backend"
         assert call(port, "/metrics", login) == 200
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obsstack import compose, ha
+from obsstack import compose, ha, rendered
 from obsstack.durations import parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ def project(compose_cmd, env_file):
 
 
 def test_rendered_configs_are_current():
-    assert ha.stale_files(ROOT) == [], "run `obsstack ha render`"
+    assert rendered.stale(ha.rendered_files(ROOT)) == [], "run `obsstack ha render`"
 
 
 def test_ha_prometheus_config_is_valid_and_drops_the_replica_label_where_it_must(tool, tmp_path):

@@ -3,8 +3,6 @@ centre's side rendered from the registry; the bundle it builds is checked by the
 and the real promtool; removing a host revokes it in every file the centre reads."""
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from obsstack import agent_bundle, compose, envfile, hosts
+from obsstack import agent_bundle, compose, envfile, hosts, rendered
 from obsstack.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,19 +40,19 @@ def add(project: Path, env: Path, name: str, *extra: str) -> int:
 
 
 def test_agent_folder_is_rendered_from_the_stacks_own_files():
-    assert agent_bundle.stale_files(ROOT) == [], "run `obsstack hosts render-agent`"
-    rendered = agent_bundle.render_compose(ROOT)
+    assert rendered.stale(agent_bundle.rendered_files(ROOT)) == [], "run `obsstack hosts render-agent`"
+    services = agent_bundle.render_compose(ROOT)["services"]
     base = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     for name in agent_bundle.SHARED_SERVICES:
-        assert rendered["services"][name]["image"] == base[name]["image"]
-        assert rendered["services"][name]["command"] == base[name]["command"]
-    assert rendered["services"]["prometheus-agent"]["image"] == base["prometheus"]["image"]
+        assert services[name]["image"] == base[name]["image"]
+        assert services[name]["command"] == base[name]["command"]
+    assert services["prometheus-agent"]["image"] == base["prometheus"]["image"]
     # Profile gpu: the GPU overlay's dcgm-exporter and our exporter with its GPU access, as docker-compose.gpu.yml has them.
     overlay = yaml.safe_load((ROOT / "docker-compose.gpu.yml").read_text())["services"]
-    assert rendered["services"]["dcgm-exporter"]["image"] == overlay["dcgm-exporter"]["image"]
-    assert rendered["services"]["dcgm-exporter"]["profiles"] == ["gpu"] == rendered["services"]["gpu-exporter"]["profiles"]
-    assert rendered["services"]["gpu-exporter"]["deploy"]["resources"]["reservations"] == overlay["gpu-exporter"]["deploy"]["resources"]["reservations"]
-    assert rendered["services"]["filebeat"]["image"] == base["filebeat"]["image"]
+    assert services["dcgm-exporter"]["image"] == overlay["dcgm-exporter"]["image"]
+    assert services["dcgm-exporter"]["profiles"] == ["gpu"] == services["gpu-exporter"]["profiles"]
+    assert services["gpu-exporter"]["deploy"]["resources"]["reservations"] == overlay["gpu-exporter"]["deploy"]["resources"]["reservations"]
+    assert services["filebeat"]["image"] == base["filebeat"]["image"]
 
 
 def test_add_two_hosts_writes_bundles_and_the_centres_side(centre, compose_cmd, tool, capsys):
@@ -72,13 +70,11 @@ def test_add_two_hosts_writes_bundles_and_the_centres_side(centre, compose_cmd, 
         bundle = project / "hosts" / name
         assert oct((bundle / ".env").stat().st_mode & 0o777) == "0o600"
         assert oct((project / "hosts" / f"{name}.tar.gz").stat().st_mode & 0o777) == "0o600"
-        bundle_values = dict(line.split("=", 1) for line in (bundle / ".env").read_text().splitlines()
-                             if line and not line.startswith(("#", '"', "-", "M")) and "=" in line and not line.startswith(" "))
-        assert bcrypt.checkpw(bundle_values["AGENT_PASSWORD"].encode(), web[name].encode()), "the bundle's password is the centre's hash"
         # The real Compose CLI renders the bundle with its own .env, every secret as a config.
         project_json = compose.render(bundle, bundle / ".env", [], [bundle / "docker-compose.yml"], compose_cmd)
         assert set(project_json["services"]) == {"node-exporter", "cadvisor", "docker-socket-proxy", "prometheus-agent", "filebeat"}
-        assert project_json["configs"]["agent_password"]["content"] == bundle_values["AGENT_PASSWORD"]
+        password = project_json["configs"]["agent_password"]["content"]
+        assert len(password) >= 32 and bcrypt.checkpw(password.encode(), web[name].encode()), "the bundle's password is the centre's hash"
         client = x509.load_pem_x509_certificate(project_json["configs"]["filebeat_cert"]["content"].encode())
         assert client.subject.rfc4514_string() == f"CN={name}"
         assert all(not service.get("ports") for service in project_json["services"].values()), "an agent publishes nothing"

@@ -8,9 +8,8 @@ examples:
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .. import dashboards, paths
+from .. import dashboards, paths, rendered
 
 HELP = "write the Grafana dashboards from their code (or --check they are current)"
 
@@ -24,15 +23,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     project = paths.project_dir()
-    stale = []
-    for path, text in dashboards.render(project).items():
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(path.relative_to(project)))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    if stale:
-        print(f"out of date, run `obsstack dashboards`: {', '.join(stale)}", file=sys.stderr)
-        return 1
-    return 0
+    return rendered.write_or_check(dashboards.render(project), project, args.check, "obsstack dashboards")

@@ -13,9 +13,8 @@ examples:
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .. import ha
+from .. import ha, rendered
 from .common import add_project_arguments, resolve
 
 HELP = "render the HA overlay's Prometheus and Grafana configs from the base ones"
@@ -33,13 +32,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_render(args: argparse.Namespace) -> int:
     project, _ = resolve(args)
-    if args.check:
-        stale = ha.stale_files(project)
-        if stale:
-            print(f"not current: {', '.join(stale)}; run `obsstack ha render`", file=sys.stderr)
-            return 1
-        print("the HA configs are current")
-        return 0
-    for path in ha.write(project):
-        print(f"wrote {path}")
-    return 0
+    return rendered.write_or_check(ha.rendered_files(project), project, args.check, "obsstack ha render")

@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .. import agent_bundle, envfile, hosts
+from .. import agent_bundle, envfile, hosts, rendered
 from .common import add_project_arguments, resolve
 
 HELP = "add, list and remove the other hosts the stack watches (agent bundles)"
@@ -152,13 +152,4 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_render(args: argparse.Namespace) -> int:
     project, _ = resolve(args)
-    if args.check:
-        stale = agent_bundle.stale_files(project)
-        if stale:
-            print(f"agent/ is not current ({', '.join(stale)}): run `obsstack hosts render-agent`", file=sys.stderr)
-            return 1
-        print("agent/ is current")
-        return 0
-    for path in agent_bundle.write(project):
-        print(f"wrote {path}")
-    return 0
+    return rendered.write_or_check(agent_bundle.rendered_files(project), project, args.check, "obsstack hosts render-agent")
