@@ -59,6 +59,7 @@ from typing import Any, Protocol
 import requests
 
 from . import __version__, paths
+from .folders import replace_dir
 
 LOG = logging.getLogger("backup")
 
@@ -342,16 +343,6 @@ def flag_value(argv: list[str], flag: str) -> str:
         if arg.startswith(f"{flag}="):
             return arg.split("=", 1)[1]
     raise BackupError(f"{flag} not on the command line {argv[:1]}")
-
-
-def replace_dir(staged: Path, live: Path) -> None:
-    """Put staged where live is (both in one folder, so the renames are atomic); the old one is removed."""
-    old = live.with_name(f".{live.name}.replaced")
-    shutil.rmtree(old, ignore_errors=True)
-    if live.exists():
-        live.rename(old)
-    staged.rename(live)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 class NativeTarget:

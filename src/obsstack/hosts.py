@@ -39,6 +39,7 @@ import yaml
 from . import pki
 from .agent import BUNDLE_DNS_TARGETS, BUNDLE_TARGETS, agent_config
 from .envfile import write_private
+from .folders import replace_dir
 
 HOSTS_DIR = "hosts"
 REGISTRY = "hosts/hosts.yml"
@@ -232,8 +233,7 @@ def add(project: Path, env: dict[str, str], name: str, address: str, urls: list[
         partial.touch(mode=0o600)
         partial.write_bytes(buffer.getvalue())
         os.replace(partial, archive)
-        shutil.rmtree(bundle, ignore_errors=True)
-        os.replace(staging, bundle)
+        replace_dir(staging, bundle)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     hosts[name] = {"address": address, "password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode(),

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from . import dashboards, rules
+from .folders import replace_dir
 from .dashboards.builder import RUNBOOKS
 
 CHART = "kube-prometheus-stack 88.5.3"
@@ -284,26 +285,14 @@ def write(out: Path, files: dict[str, str]) -> list[Path]:
                               "give a new or empty folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    old: Path | None = None
     try:
         for name, text in files.items():
             _write_file(staging / name, text)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; a folder of manifests is not secret
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rename(out, old / out.name)
-        try:
-            os.rename(staging, out)
-        except OSError:
-            if old is not None:
-                os.rename(old / out.name, out)
-            raise
+        replace_dir(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return [out / name for name in files]
