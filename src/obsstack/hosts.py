@@ -37,7 +37,7 @@ import bcrypt
 import yaml
 
 from . import pki
-from .agent import BUNDLE_DNS_TARGETS, BUNDLE_TARGETS, agent_config
+from .agent import BUNDLE_DNS_TARGETS, BUNDLE_TARGETS, agent_config, central_web_users
 from .envfile import write_private
 from .folders import replace_dir
 
@@ -116,8 +116,8 @@ def _write_public(path: Path, text: str, mode: int = 0o644) -> None:
 def central_web(prometheus_hash: str, hosts: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if not prometheus_hash:
         raise HostsError("PROMETHEUS_WEB_PASSWORD_HASH is empty in .env: run `obsstack setup` first")
-    return {"basic_auth_users": {"prometheus": prometheus_hash,
-                                 **{name: details["password_hash"] for name, details in sorted(hosts.items())}}}
+    return central_web_users({name: details["password_hash"] for name, details in sorted(hosts.items())},
+                             {"prometheus": prometheus_hash})
 
 
 def expected_rules(hosts: dict[str, dict[str, Any]]) -> dict[str, Any]:
